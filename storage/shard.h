@@ -1,0 +1,114 @@
+// shard.h - one LMDB environment holding one shard's tables (data/shard-NNN/).
+//
+// Model: a shard is owned by exactly one worker thread (core decides which). Reads happen
+// on that worker through short read transactions (MDB_NOTLS), and return copies or invoke
+// a callback while the transaction is open. Writes are never done directly: the owner
+// collects a WriteBatch per loop turn and one writer thread calls commit(), which applies
+// every op in one write transaction and (in sync mode) returns only once it is durable.
+//
+// Tables (named databases, big-endian composite keys so scans come out ordered):
+//   users (uid) users_by_name (username) devices (uid, device_id) inbox (uid, inbox_seq)
+//   convs (uid, peer) conv_index (uid, peer, inbox_seq) -> 1 byte: 1 incoming, 0 outgoing
+//   dedup (uid, client_msg_id) rdedup (sender_uid, client_msg_id) meta (name)
+//
+// Faults: a commit that fails leaves the shard as it was before the batch (LMDB aborts the
+// whole transaction). MapFull/DiskFull are recoverable; IoError is not (see docs/design.md:
+// a failed fsync is never retried, the owner stops writing to the shard).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "storage/records.h"
+#include "storage/write_batch.h"
+
+namespace im::storage {
+
+enum class CommitStatus : uint8_t {
+  Ok = 0,
+  MapFull,   // MDB_MAP_FULL at max_map_bytes: writes refused until space is freed
+  DiskFull,  // ENOSPC / EDQUOT
+  IoError,   // EIO or anything else: the shard must stop taking writes
+};
+const char* commit_status_name(CommitStatus s);
+
+struct ShardOptions {
+  uint64_t map_bytes = 1ull << 30;      // initial LMDB map size
+  uint64_t max_map_bytes = 64ull << 30; // the map grows up to this on MDB_MAP_FULL
+  bool sync = true;                     // false: MDB_NOSYNC (benchmarks only)
+};
+
+struct InboxItem {
+  uint64_t inbox_seq;
+  std::span<const uint8_t> bytes;  // valid only inside the callback
+};
+
+struct ConvIndexItem {
+  uint64_t inbox_seq;
+  bool incoming;
+};
+
+struct ConvRow {
+  uint64_t peer_uid;
+  ConvRecord record;
+};
+
+class Shard {
+ public:
+  // Opens (creating if missing) the environment in dir. Returns nullptr and sets *error.
+  static std::unique_ptr<Shard> open(const std::string& dir, uint32_t index,
+                                     const ShardOptions& options, std::string* error);
+  ~Shard();
+  Shard(const Shard&) = delete;
+  Shard& operator=(const Shard&) = delete;
+
+  uint32_t index() const { return index_; }
+
+  // ---- writes (writer thread only, one at a time) ----
+  CommitStatus commit(const WriteBatch& batch);
+
+  // ---- reads (owner worker thread) ----
+  std::optional<UserRecord> get_user(uint64_t uid);
+  std::optional<uint64_t> get_uid_by_username(std::string_view username);
+  std::optional<DeviceRecord> get_device(uint64_t uid, std::string_view device_id);
+  std::optional<ConvRecord> get_conv(uint64_t uid, uint64_t peer_uid);
+  std::optional<DedupRecord> get_dedup(uint64_t uid, uint64_t client_msg_id);
+  std::optional<DedupRecord> get_rdedup(uint64_t sender_uid, uint64_t client_msg_id);
+  std::optional<uint64_t> get_meta_u64(std::string_view name);
+  // Newest inbox_seq of uid, 0 when the inbox is empty.
+  uint64_t last_inbox_seq(uint64_t uid);
+  // Entries of uid's inbox with seq > after_seq, ascending, at most limit; returns the count.
+  size_t read_inbox(uint64_t uid, uint64_t after_seq, size_t limit,
+                    const std::function<void(const InboxItem&)>& fn);
+  // Reads specific inbox entries (ascending or not, as given); missing seqs are skipped.
+  size_t read_inbox_seqs(uint64_t uid, std::span<const uint64_t> seqs,
+                         const std::function<void(const InboxItem&)>& fn);
+  // Conversation index of (uid, peer): if before_seq != 0, entries with seq < before_seq,
+  // newest first; else entries with seq > after_seq, oldest first. At most limit.
+  std::vector<ConvIndexItem> read_conv_index(uint64_t uid, uint64_t peer_uid, uint64_t before_seq,
+                                             uint64_t after_seq, size_t limit);
+  // Number of incoming entries of (uid, peer) with seq in (after_seq, up_to_seq].
+  uint32_t count_incoming(uint64_t uid, uint64_t peer_uid, uint64_t after_seq, uint64_t up_to_seq);
+  // All conversation rows of uid (at most limit), in peer order.
+  std::vector<ConvRow> list_convs(uint64_t uid, size_t limit);
+  // Removes dedup/rdedup rows older than cutoff_ms, at most max_rows; returns how many.
+  // (Runs as part of a batch in the writer thread: see WriteBatch::expire_dedup.)
+
+  // Bytes used by the map (for metrics) and the map size now.
+  uint64_t used_bytes();
+  uint64_t map_bytes();
+
+ private:
+  struct Impl;
+  Shard(uint32_t index, std::unique_ptr<Impl> impl);
+  uint32_t index_;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace im::storage
