@@ -20,12 +20,15 @@ enum class ReadStatus : uint8_t {
   Empty,     // a zero length prefix: close the connection
   Stopped,   // on_frame returned false: the rest of the input was not read
 };
+// Every status but Ok is final: the reader does not know where the next frame would start,
+// so later calls to feed() return the same status without reading (close the connection).
 
 class FrameReader {
  public:
   explicit FrameReader(uint32_t max_frame_bytes) : max_frame_bytes_(max_frame_bytes) {}
 
   // Calls on_frame(std::span<const uint8_t>) -> bool for every complete frame, in order.
+  // The span is valid only during the call (it may point into `data` or into the reader).
   template <typename OnFrame>
   ReadStatus feed(std::span<const uint8_t> data, OnFrame&& on_frame);
 
@@ -33,9 +36,15 @@ class FrameReader {
   size_t buffered_bytes() const { return partial_.size(); }
 
  private:
-  bool take_length(std::span<const uint8_t>& data, uint32_t* length);
+  ReadStatus fail(ReadStatus status) {
+    std::vector<uint8_t>().swap(partial_);
+    status_ = status;
+    return status;
+  }
+
   uint32_t max_frame_bytes_;
-  std::vector<uint8_t> partial_;  // prefix + body of an incomplete frame
+  ReadStatus status_ = ReadStatus::Ok;  // once not Ok, the stream is dead: feed returns it
+  std::vector<uint8_t> partial_;        // prefix + body of an incomplete frame
 };
 
 inline uint32_t read_le32(const uint8_t* p) {
@@ -59,41 +68,44 @@ inline void append_frame(std::vector<uint8_t>& out, std::span<const uint8_t> fra
 
 template <typename OnFrame>
 ReadStatus FrameReader::feed(std::span<const uint8_t> data, OnFrame&& on_frame) {
+  if (status_ != ReadStatus::Ok) return status_;
   // Finish a frame started in an earlier chunk.
-  while (!partial_.empty() && !data.empty()) {
+  if (!partial_.empty()) {
     if (partial_.size() < kLengthPrefixBytes) {
       size_t need = kLengthPrefixBytes - partial_.size();
       size_t n = need < data.size() ? need : data.size();
       partial_.insert(partial_.end(), data.begin(), data.begin() + n);
       data = data.subspan(n);
       if (partial_.size() < kLengthPrefixBytes) return ReadStatus::Ok;
+      uint32_t length = read_le32(partial_.data());
+      if (length == 0) return fail(ReadStatus::Empty);
+      if (length > max_frame_bytes_) return fail(ReadStatus::TooLarge);
+      partial_.reserve(kLengthPrefixBytes + length);
     }
     uint32_t length = read_le32(partial_.data());
-    if (length == 0) return ReadStatus::Empty;
-    if (length > max_frame_bytes_) return ReadStatus::TooLarge;
     size_t have = partial_.size() - kLengthPrefixBytes;
     size_t n = length - have < data.size() ? length - have : data.size();
     partial_.insert(partial_.end(), data.begin(), data.begin() + n);
     data = data.subspan(n);
     if (partial_.size() - kLengthPrefixBytes < length) return ReadStatus::Ok;
     bool go_on = on_frame(std::span<const uint8_t>(partial_.data() + kLengthPrefixBytes, length));
-    partial_.clear();
-    if (partial_.capacity() > 2 * max_frame_bytes_) partial_.shrink_to_fit();
-    if (!go_on) return ReadStatus::Stopped;
+    std::vector<uint8_t>().swap(partial_);
+    if (!go_on) return fail(ReadStatus::Stopped);
   }
   // Whole frames straight from the chunk.
   while (data.size() >= kLengthPrefixBytes) {
     uint32_t length = read_le32(data.data());
-    if (length == 0) return ReadStatus::Empty;
-    if (length > max_frame_bytes_) return ReadStatus::TooLarge;
+    if (length == 0) return fail(ReadStatus::Empty);
+    if (length > max_frame_bytes_) return fail(ReadStatus::TooLarge);
     if (data.size() - kLengthPrefixBytes < length) break;
-    if (!on_frame(data.subspan(kLengthPrefixBytes, length))) return ReadStatus::Stopped;
+    if (!on_frame(data.subspan(kLengthPrefixBytes, length))) return fail(ReadStatus::Stopped);
     data = data.subspan(kLengthPrefixBytes + length);
   }
+  // The start of a frame whose rest comes in a later chunk (its length, if complete, was
+  // checked above).
   if (!data.empty()) {
     if (data.size() >= kLengthPrefixBytes) {
-      uint32_t length = read_le32(data.data());
-      partial_.reserve(kLengthPrefixBytes + length);
+      partial_.reserve(kLengthPrefixBytes + read_le32(data.data()));
     }
     partial_.insert(partial_.end(), data.begin(), data.end());
   }

@@ -27,8 +27,7 @@ bool open_data_dir(const std::string& data_dir, uint32_t shards_if_new, Manifest
 std::string shard_dir(const std::string& data_dir, uint32_t shard);
 
 // Writes a file atomically: temp name, fsync, rename, fsync of the directory.
-bool write_file_atomic(const std::string& path, std::span<const uint8_t> bytes,
-                       std::string* error);
+bool write_file_atomic(const std::string& path, std::span<const uint8_t> bytes, std::string* error);
 bool read_file(const std::string& path, std::string* out);
 
 // Routing. A uid embeds its shard: uid = counter * shards + shard (counter >= 1).

@@ -24,16 +24,16 @@ struct UserRecord {
 struct DeviceRecord {
   uint64_t acked_inbox_seq = 0;  // highest inbox_seq the device acknowledged (cumulative)
   int64_t last_seen_ms = 0;
-  uint8_t platform = 0;          // im::proto::Platform
+  uint8_t platform = 0;  // im::proto::Platform
 };
 
 // convs: (uid, peer_uid) -> ConvRecord. One row per 1:1 conversation of a user.
 struct ConvRecord {
-  uint64_t last_inbox_seq = 0;   // newest entry of this conversation in uid's inbox
-  uint64_t read_inbox_seq = 0;   // read cursor
-  uint32_t unread = 0;           // incoming entries after read_inbox_seq
+  uint64_t last_inbox_seq = 0;  // newest entry of this conversation in uid's inbox
+  uint64_t read_inbox_seq = 0;  // read cursor
+  uint32_t unread = 0;          // incoming entries after read_inbox_seq
   bool muted = false;
-  int64_t updated_ms = 0;        // time of the newest entry (sort key for the list)
+  int64_t updated_ms = 0;  // time of the newest entry (sort key for the list)
 };
 
 // dedup: (uid, client_msg_id) -> DedupRecord (sender side, answers a resend)

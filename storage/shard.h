@@ -39,9 +39,9 @@ enum class CommitStatus : uint8_t {
 const char* commit_status_name(CommitStatus s);
 
 struct ShardOptions {
-  uint64_t map_bytes = 1ull << 30;      // initial LMDB map size
-  uint64_t max_map_bytes = 64ull << 30; // the map grows up to this on MDB_MAP_FULL
-  bool sync = true;                     // false: MDB_NOSYNC (benchmarks only)
+  uint64_t map_bytes = 1ull << 30;       // initial LMDB map size
+  uint64_t max_map_bytes = 64ull << 30;  // the map grows up to this on MDB_MAP_FULL
+  bool sync = true;                      // false: MDB_NOSYNC (benchmarks only)
 };
 
 struct InboxItem {
@@ -72,8 +72,17 @@ class Shard {
 
   // ---- writes (writer thread only, one at a time) ----
   CommitStatus commit(const WriteBatch& batch);
+  // True once a commit returned IoError: every later commit returns IoError at once (a failed
+  // write or fsync is never retried; reopen the shard after a restart). Any thread.
+  bool writes_stopped() const;
+  // LMDB/OS text of the last failed commit's error, "" if none yet. Any thread.
+  std::string last_commit_error() const;
 
-  // ---- reads (owner worker thread) ----
+  // ---- reads (owner worker thread; safe from any thread) ----
+  // Each read holds a short read transaction plus a shared lock that map growth takes
+  // exclusively (mdb_env_set_mapsize must not run under an open transaction). So a callback
+  // must be short and must not call into this Shard (no nested reads, no commit).
+  // A read that cannot open a transaction (reader slots full, broken env) returns nothing.
   std::optional<UserRecord> get_user(uint64_t uid);
   std::optional<uint64_t> get_uid_by_username(std::string_view username);
   std::optional<DeviceRecord> get_device(uint64_t uid, std::string_view device_id);

@@ -1,0 +1,198 @@
+// conn_io.cc - a connection's socket life: accept, multishot receive into the shared
+// buffer ring, one coalesced send per loop turn, and close. Closing is two steps: shut the
+// socket down (which ends the in-flight receive and send), then free the slot once no
+// operation refers to it any more.
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "core/clock.h"
+#include "core/log.h"
+#include "core/uring_tags.h"
+#include "core/worker.h"
+#include "storage/data_dir.h"
+
+namespace im::core {
+
+namespace {
+constexpr size_t kKeepBufferBytes = 16384;  // larger idle buffers are released
+}
+
+Connection* Worker::conn_at(const ConnRef& ref) {
+  if (ref.worker != id_ || ref.slot >= conns_.size()) return nullptr;
+  Connection& c = conns_[ref.slot];
+  if (c.gen != ref.gen || c.state != ConnState::Open) return nullptr;
+  return &c;
+}
+
+void Worker::on_accept(int res, bool more) {
+  if (!more && !shutting_down_) arm_accept();
+  if (res < 0) {
+    if (res != -ECANCELED && res != -EINVAL) LOG_WARN("accept: %s", strerror(-res));
+    return;
+  }
+  if (shutting_down_ || free_slots_.empty()) {
+    LOG_WARN("connection refused: %s", shutting_down_ ? "shutting down" : "max_connections");
+    close(res);
+    return;
+  }
+  uint32_t slot = free_slots_.back();
+  free_slots_.pop_back();
+  Connection& c = conns_[slot];
+  c.fd = res;
+  c.state = ConnState::Open;
+  c.last_rx_ms = mono_ms();
+  int one = 1;
+  setsockopt(res, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  open_conns_++;
+  arm_recv(slot);
+}
+
+void Worker::arm_recv(uint32_t slot) {
+  Connection& c = conns_[slot];
+  io_uring_sqe* sqe = get_sqe();
+  io_uring_prep_recv_multishot(sqe, c.fd, nullptr, 0, 0);
+  sqe->flags |= IOSQE_BUFFER_SELECT;
+  sqe->buf_group = kRecvBufferGroup;
+  io_uring_sqe_set_data64(sqe, make_tag(Tag::Recv, slot, c.gen));
+  c.recv_armed = true;
+}
+
+void Worker::recycle_buffer(uint16_t bid) {
+  io_uring_buf_ring_add(buf_ring_, buf_base_ + size_t(bid) * buf_size_, buf_size_, bid,
+                        io_uring_buf_ring_mask(buf_count_), 0);
+  io_uring_buf_ring_advance(buf_ring_, 1);
+}
+
+void Worker::on_recv(uint32_t slot, uint32_t gen, const io_uring_cqe* cqe) {
+  Connection& c = conns_[slot];
+  if (c.gen != gen) return;
+  bool more = cqe->flags & IORING_CQE_F_MORE;
+  int res = cqe->res;
+  if (cqe->flags & IORING_CQE_F_BUFFER) {
+    uint16_t bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
+    if (res > 0 && c.state == ConnState::Open) {
+      c.last_rx_ms = mono_ms();
+      std::span<const uint8_t> data(buf_base_ + size_t(bid) * buf_size_, size_t(res));
+      auto status = c.reader.feed(
+          data, [&](std::span<const uint8_t> frame) { return on_frame(slot, frame); });
+      if (status == protocol::ReadStatus::TooLarge) {
+        refuse_and_close(slot, 0, Code::FrameTooLarge, "frame longer than max_frame_bytes");
+      } else if (status == protocol::ReadStatus::Empty) {
+        refuse_and_close(slot, 0, Code::BadFrame, "frame with length 0");
+      }
+    }
+    recycle_buffer(bid);
+  }
+  if (res == 0 || (res < 0 && res != -ENOBUFS)) {
+    close_conn(slot, res == 0 ? "peer closed" : "receive error");
+  }
+  if (!more) {
+    c.recv_armed = false;
+    if (c.state == ConnState::Open && (res > 0 || res == -ENOBUFS)) arm_recv(slot);
+    if (c.state == ConnState::Closing) finish_close(slot);
+  }
+}
+
+void Worker::append_out(uint32_t slot, const uint8_t* data, size_t size) {
+  Connection& c = conns_[slot];
+  if (c.state != ConnState::Open) return;
+  if (c.backlog_bytes() + size > shared_->config.max_outbound_bytes) {
+    // A client that does not read: it loses nothing, it resyncs from its ack cursor.
+    close_conn(slot, "outbound backlog over max_outbound_bytes (slow consumer)");
+    return;
+  }
+  c.out.insert(c.out.end(), data, data + size);
+  queue_flush(slot);
+}
+
+void Worker::queue_flush(uint32_t slot) {
+  Connection& c = conns_[slot];
+  if (c.queued_for_flush) return;
+  c.queued_for_flush = true;
+  flush_list_.push_back(slot);
+}
+
+void Worker::flush(uint32_t slot) {
+  Connection& c = conns_[slot];
+  if (c.state != ConnState::Open || c.send_inflight || c.out.empty()) return;
+  std::swap(c.out, c.sending);
+  c.sending_offset = 0;
+  io_uring_sqe* sqe = get_sqe();
+  io_uring_prep_send(sqe, c.fd, c.sending.data(), c.sending.size(), MSG_NOSIGNAL);
+  io_uring_sqe_set_data64(sqe, make_tag(Tag::Send, slot, c.gen));
+  c.send_inflight = true;
+}
+
+void Worker::on_send(uint32_t slot, uint32_t gen, int res) {
+  Connection& c = conns_[slot];
+  if (c.gen != gen) return;
+  c.send_inflight = false;
+  if (c.state != ConnState::Open) {
+    if (c.state == ConnState::Closing) finish_close(slot);
+    return;
+  }
+  if (res < 0) {
+    close_conn(slot, "send error");
+    return;
+  }
+  c.sending_offset += size_t(res);
+  if (c.sending_offset < c.sending.size()) {
+    io_uring_sqe* sqe = get_sqe();
+    io_uring_prep_send(sqe, c.fd, c.sending.data() + c.sending_offset,
+                       c.sending.size() - c.sending_offset, MSG_NOSIGNAL);
+    io_uring_sqe_set_data64(sqe, make_tag(Tag::Send, slot, c.gen));
+    c.send_inflight = true;
+    return;
+  }
+  c.sending.clear();
+  c.sending_offset = 0;
+  if (c.sending.capacity() > kKeepBufferBytes) std::vector<uint8_t>().swap(c.sending);
+  if (!c.out.empty()) {
+    flush(slot);
+  } else if (c.close_after_flush) {
+    close_conn(slot, "closed after its last frame");
+  }
+}
+
+void Worker::close_conn(uint32_t slot, const char* why) {
+  Connection& c = conns_[slot];
+  if (c.state != ConnState::Open) return;
+  LOG_DEBUG("closing connection %u: %s", slot, why);
+  c.state = ConnState::Closing;
+  if (c.logged_in) {
+    auto e = make_envelope(Op::DeviceOffline);
+    e->shard = storage::shard_of_uid(c.uid, shared_->shard_count);
+    e->conn = ref_of(slot);
+    e->uid = c.uid;
+    e->device = c.device_id;
+    route_to_shard(std::move(e));
+  }
+  shutdown(c.fd, SHUT_RDWR);
+  if (!c.recv_armed && !c.send_inflight) finish_close(slot);
+}
+
+void Worker::finish_close(uint32_t slot) {
+  Connection& c = conns_[slot];
+  if (c.state != ConnState::Closing || c.recv_armed || c.send_inflight) return;
+  close(c.fd);
+  c.fd = -1;
+  c.gen++;
+  c.state = ConnState::Free;
+  c.close_after_flush = false;
+  c.logged_in = false;
+  c.login_pending = false;
+  c.uid = 0;
+  std::string().swap(c.device_id);
+  std::vector<uint8_t>().swap(c.out);
+  std::vector<uint8_t>().swap(c.sending);
+  c.sending_offset = 0;
+  c.reader = protocol::FrameReader(shared_->config.max_frame_bytes);
+  free_slots_.push_back(slot);
+  open_conns_--;
+}
+
+}  // namespace im::core

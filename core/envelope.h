@@ -1,0 +1,68 @@
+// envelope.h - the one message type that crosses threads: a request on its way to the
+// worker that owns a shard, or an outcome on its way to the worker that owns a connection.
+// Carried as std::unique_ptr<Envelope> over bounded SPSC queues (spsc_queue.h). When the
+// target is the current worker the same envelope is handled by a direct call instead.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace im::core {
+
+// A connection as seen from any thread: its worker, its slot there, and the slot's
+// generation (a reused slot has a new generation, so stale references are ignored).
+struct ConnRef {
+  uint32_t worker = 0;
+  uint32_t slot = 0;
+  uint32_t gen = 0;
+  bool operator==(const ConnRef&) const = default;
+};
+
+enum class Op : uint8_t {
+  // ---- to the owner of `shard` (fields used are listed) ----
+  Register,        // text=username text2=password
+  LoginPassword,   // text=username text2=password device=device a=ack_inbox_seq platform
+  LoginToken,      // uid device a=ack_inbox_seq platform
+  Send,            // uid=sender bytes=verified Send frame
+  SendSenderSide,  // uid=sender a=msg_id t=server_time_ms bytes=Send frame b=1 when resend
+  Ack,             // uid device a=inbox_seq
+  Sync,            // uid a=after_inbox_seq b=limit
+  History,         // uid a=peer b=before c=after d=limit
+  Conversations,   // uid a=limit
+  MarkRead,        // uid device a=peer b=up_to
+  GetUsers,        // bytes = encoded list (see session.cc), a=gather id
+  DeviceOffline,   // uid device
+  // ---- to the owner of `conn` ----
+  ConnFrames,      // bytes = one or more length-prefixed frames to write
+  ConnLoginDone,   // uid bytes = LoginOk result frame (prefixed); text=username device
+  ConnKick,        // code text=reason: send Kick, then close
+  ConnUsersPart,   // a=gather id bytes = encoded partial user list
+};
+
+struct Envelope {
+  Op op = Op::ConnFrames;
+  uint32_t shard = 0;
+  ConnRef conn;
+  uint64_t req_id = 0;
+  uint64_t uid = 0;
+  uint64_t a = 0, b = 0, c = 0, d = 0;
+  int64_t t = 0;
+  uint16_t code = 0;
+  uint8_t platform = 0;
+  std::string device;
+  std::string text;
+  std::string text2;
+  std::vector<uint8_t> bytes;
+};
+
+using EnvelopePtr = std::unique_ptr<Envelope>;
+
+inline EnvelopePtr make_envelope(Op op) {
+  auto e = std::make_unique<Envelope>();
+  e->op = op;
+  return e;
+}
+
+}  // namespace im::core

@@ -1,0 +1,50 @@
+// kdf_pool.cc - the password hashing thread (see kdf_pool.h).
+#include "core/kdf_pool.h"
+
+#include <unistd.h>
+
+#include "core/log.h"
+#include "core/password_hash.h"
+
+namespace im::core {
+
+KdfPool::KdfPool(size_t queue_entries, int owner_wake_fd)
+    : jobs_(queue_entries), done_(queue_entries), owner_wake_fd_(owner_wake_fd) {
+  thread_ = std::thread([this] { run(); });
+}
+
+KdfPool::~KdfPool() {
+  stop_.store(true);
+  pending_.release();
+  thread_.join();
+}
+
+bool KdfPool::submit(KdfJob&& job) {
+  if (!jobs_.push(std::move(job))) return false;
+  pending_.release();
+  return true;
+}
+
+void KdfPool::run() {
+  set_thread_log_name("kdf");
+  for (;;) {
+    pending_.acquire();
+    if (stop_.load()) return;
+    KdfJob job;
+    if (!jobs_.pop(&job)) continue;
+    if (job.verify) {
+      job.ok = verify_password(job.password, job.stored);
+    } else {
+      job.hash = hash_password(job.password);
+      job.ok = !job.hash.empty();
+    }
+    job.password.clear();
+    // The done queue has the same capacity as the job queue, so it cannot be full.
+    while (!done_.push(std::move(job))) usleep(100);
+    uint64_t one = 1;
+    ssize_t n = write(owner_wake_fd_, &one, sizeof(one));
+    (void)n;
+  }
+}
+
+}  // namespace im::core

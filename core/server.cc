@@ -1,0 +1,155 @@
+// server.cc - process start-up and shutdown (see server.h).
+#include "core/server.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <mutex>
+
+#include "core/log.h"
+#include "core/token.h"
+#include "storage/data_dir.h"
+
+namespace im::core {
+
+Server::Server(const Config& config) {
+  shared_.config = config;
+}
+
+Server::~Server() {
+  stop();
+  wait();
+  workers_.clear();
+  for (int fd : shared_.wake_fds) close(fd);
+}
+
+bool Server::open_storage(std::string* error) {
+  const Config& cfg = shared_.config;
+  storage::Manifest manifest;
+  if (!storage::open_data_dir(cfg.data_dir, cfg.shards, &manifest, error)) return false;
+  shared_.shard_count = manifest.shards;
+  storage::ShardOptions opts;
+  opts.map_bytes = std::min(cfg.map_bytes, cfg.max_map_bytes);
+  opts.max_map_bytes = cfg.max_map_bytes;
+  opts.sync = cfg.durability == Durability::Sync;
+  for (uint32_t s = 0; s < manifest.shards; s++) {
+    auto shard = storage::Shard::open(storage::shard_dir(cfg.data_dir, s), s, opts, error);
+    if (!shard) return false;
+    shared_.shards.push_back(std::move(shard));
+  }
+  return load_or_create_secret(cfg.data_dir, &shared_.secret, error);
+}
+
+// SO_REUSEPORT would let a second server silently share the port with the first: a plain
+// bind first proves nobody holds it.
+bool Server::check_port_free(std::string* error) {
+  const Config& cfg = shared_.config;
+  bool v6 = cfg.bind.find(':') != std::string::npos;
+  int fd = socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  sockaddr_storage addr{};
+  socklen_t len;
+  if (v6) {
+    auto* a = reinterpret_cast<sockaddr_in6*>(&addr);
+    a->sin6_family = AF_INET6;
+    a->sin6_port = htons(cfg.port);
+    inet_pton(AF_INET6, cfg.bind.c_str(), &a->sin6_addr);
+    len = sizeof(*a);
+  } else {
+    auto* a = reinterpret_cast<sockaddr_in*>(&addr);
+    a->sin_family = AF_INET;
+    a->sin_port = htons(cfg.port);
+    if (inet_pton(AF_INET, cfg.bind.c_str(), &a->sin_addr) != 1) {
+      close(fd);
+      *error = "bad bind address: " + cfg.bind;
+      return false;
+    }
+    len = sizeof(*a);
+  }
+  bool ok = bind(fd, reinterpret_cast<sockaddr*>(&addr), len) == 0;
+  if (!ok) {
+    *error = "cannot bind " + cfg.bind + ":" + std::to_string(cfg.port) + ": " + strerror(errno);
+  }
+  close(fd);
+  return ok;
+}
+
+bool Server::start(std::string* error) {
+  Config& cfg = shared_.config;
+  if (!check_port_free(error) || !open_storage(error)) return false;
+  uint32_t cpus = std::max(1u, std::thread::hardware_concurrency());
+  shared_.worker_count = cfg.workers == 0 ? cpus : cfg.workers;
+  uint32_t n = shared_.worker_count;
+  for (uint32_t i = 0; i < n; i++) {
+    int fd = eventfd(0, EFD_CLOEXEC);
+    if (fd < 0) {
+      *error = std::string("eventfd: ") + strerror(errno);
+      return false;
+    }
+    shared_.wake_fds.push_back(fd);
+  }
+  for (uint32_t i = 0; i < n * n; i++) {
+    shared_.queues.push_back(
+        std::make_unique<SpscQueue<EnvelopePtr>>(cfg.cross_worker_queue_entries));
+  }
+  for (uint32_t i = 0; i < n; i++) workers_.push_back(std::make_unique<Worker>(i, &shared_));
+  // Each ring must be created by the thread that submits to it (SINGLE_ISSUER).
+  std::atomic<uint32_t> ready{0};
+  std::atomic<bool> failed{false};
+  std::string first_error;
+  std::mutex error_mu;
+  for (uint32_t i = 0; i < n; i++) {
+    threads_.emplace_back([&, i, cpus] {
+      Worker& w = *workers_[i];
+      std::string err;
+      if (cfg.pin_workers) {
+        cpu_set_t set;
+        CPU_ZERO(&set);
+        CPU_SET(i % cpus, &set);
+        pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+      }
+      bool ok = w.init(&err);
+      if (!ok) {
+        std::lock_guard<std::mutex> lock(error_mu);
+        if (first_error.empty()) first_error = err;
+        failed.store(true);
+      }
+      ready.fetch_add(1);
+      while (ready.load() < n) usleep(1000);  // start serving together or not at all
+      if (!failed.load()) w.run();
+    });
+  }
+  while (ready.load() < n) usleep(1000);
+  if (failed.load()) {
+    wait();
+    *error = first_error;
+    return false;
+  }
+  return true;
+}
+
+void Server::stop() {
+  if (shared_.stopping.exchange(true)) return;
+  for (int fd : shared_.wake_fds) {
+    uint64_t one = 1;
+    ssize_t n = write(fd, &one, sizeof(one));
+    (void)n;
+  }
+}
+
+void Server::wait() {
+  for (auto& t : threads_) {
+    if (t.joinable()) t.join();
+  }
+  threads_.clear();
+}
+
+}  // namespace im::core

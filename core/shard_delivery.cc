@@ -1,0 +1,84 @@
+// shard_delivery.cc - where a push leaves for a device. Each online device session has a
+// cursor (sent_up_to) and the device's cumulative ack; pump() sends committed inbox
+// entries after the cursor in pages, never more than max_unacked_entries ahead of the ack.
+// The same path serves catch-up after login and live delivery, so a device always sees
+// its inbox in inbox_seq order. Acks are kept in memory and written to the devices table
+// with the next batch.
+#include <algorithm>
+
+#include "core/clock.h"
+#include "core/shard_state.h"
+#include "core/worker.h"
+
+namespace im::core {
+
+namespace {
+constexpr size_t kMaxPagesPerPump = 64;
+}
+
+void ShardState::pump(UserMem& u) {
+  for (auto& d : u.devices) pump_device(u, d);
+}
+
+void ShardState::pump_device(UserMem& u, DeviceSession& d) {
+  const Config& cfg = worker_->config();
+  EntryPage page(cfg.max_frame_bytes - 512);
+  Bytes out;
+  for (size_t pages = 0; pages < kMaxPagesPerPump; pages++) {
+    uint64_t window_end = d.acked + cfg.max_unacked_entries;
+    uint64_t end = std::min(u.durable_seq, window_end);
+    if (d.sent_up_to >= end) break;
+    page.clear();
+    uint64_t last = d.sent_up_to;
+    size_t want = std::min<uint64_t>(end - d.sent_up_to, cfg.max_page_entries);
+    bool full = false;
+    shard_->read_inbox(u.uid, d.sent_up_to, want, [&](const storage::InboxItem& item) {
+      if (full || item.inbox_seq > end) return;
+      if (!page.add(item.bytes)) {
+        full = true;
+        return;
+      }
+      last = item.inbox_seq;
+    });
+    if (page.count() == 0) break;  // nothing readable (cannot happen for durable seqs)
+    page.append_push(out);
+    d.sent_up_to = last;
+  }
+  if (!out.empty()) worker_->send_frames(d.conn, std::move(out));
+}
+
+void ShardState::on_ack(EnvelopePtr e) {
+  auto it = users_.find(e->uid);
+  if (it == users_.end()) return;
+  UserMem& u = it->second;
+  for (auto& d : u.devices) {
+    if (!(d.conn == e->conn)) continue;
+    uint64_t seq = std::min(e->a, d.sent_up_to);
+    if (seq > d.acked) {
+      d.acked = seq;
+      if (!d.ack_dirty) {
+        d.ack_dirty = true;
+        ack_dirty_uids_.push_back(u.uid);
+      }
+    }
+    pump_device(u, d);
+    return;
+  }
+}
+
+void ShardState::write_dirty_acks() {
+  if (ack_dirty_uids_.empty()) return;
+  int64_t now = wall_ms();
+  for (uint64_t uid : ack_dirty_uids_) {
+    auto it = users_.find(uid);
+    if (it == users_.end()) continue;
+    for (auto& d : it->second.devices) {
+      if (!d.ack_dirty) continue;
+      d.ack_dirty = false;
+      building().writes.put_device(uid, d.device_id, {d.acked, now, d.platform});
+    }
+  }
+  ack_dirty_uids_.clear();
+}
+
+}  // namespace im::core

@@ -1,0 +1,277 @@
+// shard_state.cc - batch life cycle and caches of one owned shard (see shard_state.h).
+#include "core/shard_state.h"
+
+#include <algorithm>
+
+#include "core/assert.h"
+#include "core/clock.h"
+#include "core/log.h"
+#include "core/worker.h"
+
+namespace im::core {
+
+namespace {
+constexpr const char* kMetaLastMsgId = "last_msg_id";
+constexpr const char* kMetaUidCounter = "uid_counter";
+constexpr size_t kMaxCachedUsers = 200000;
+constexpr size_t kMaxCachedConvs = 400000;
+constexpr int64_t kDedupExpiryEveryMs = 60000;
+constexpr uint32_t kDedupExpiryRows = 2000;
+}  // namespace
+
+ShardState::ShardState(Worker* worker, storage::Shard* shard)
+    : worker_(worker),
+      shard_(shard),
+      writer_(shard, worker->wake_fd()),
+      ids_(shard->index(), shard->get_meta_u64(kMetaLastMsgId).value_or(0)) {
+  persisted_last_msg_id_ = ids_.last();
+  uid_counter_ = durable_uid_counter_ = shard->get_meta_u64(kMetaUidCounter).value_or(0);
+}
+
+ShardState::~ShardState() = default;
+
+bool ShardState::idle() const {
+  return !inflight_ && batches_[building_].empty();
+}
+
+void ShardState::handle(EnvelopePtr e) {
+  switch (e->op) {
+    case Op::Register:
+      return on_register(std::move(e));
+    case Op::LoginPassword:
+      return on_login_password(std::move(e));
+    case Op::LoginToken:
+      return on_login_token(std::move(e));
+    case Op::Send:
+      return on_send(std::move(e));
+    case Op::SendSenderSide:
+      return on_send_sender_side(std::move(e));
+    case Op::Ack:
+      return on_ack(std::move(e));
+    case Op::Sync:
+      return on_sync(std::move(e));
+    case Op::History:
+      return on_history(std::move(e));
+    case Op::Conversations:
+      return on_conversations(std::move(e));
+    case Op::MarkRead:
+      return on_mark_read(std::move(e));
+    case Op::GetUsers:
+      return on_get_users(std::move(e));
+    case Op::DeviceOffline:
+      return on_device_offline(std::move(e));
+    default:
+      IM_ASSERT(false && "connection op routed to a shard");
+  }
+}
+
+void ShardState::reply(const Envelope& e, Code code, std::string_view reason) {
+  Bytes out;
+  append_result(out, e.req_id, code, reason);
+  worker_->send_frames(e.conn, std::move(out));
+}
+
+bool ShardState::refuse_writes(const Envelope& e) {
+  if (failed_) {
+    reply(e, Code::StorageFailed, "shard stopped after an I/O error; the server needs a restart");
+    return true;
+  }
+  if (worker_->shared().stopping.load(std::memory_order_relaxed)) {
+    reply(e, Code::ShuttingDown, "server is shutting down; retry after reconnecting");
+    return true;
+  }
+  return false;
+}
+
+ShardState::UserMem* ShardState::find_user(uint64_t uid) {
+  auto it = users_.find(uid);
+  if (it != users_.end()) return &it->second;
+  auto rec = shard_->get_user(uid);
+  if (!rec || rec->status != storage::UserStatus::Active) return nullptr;
+  UserMem& u = users_[uid];
+  u.uid = uid;
+  u.username = rec->username;
+  u.durable_seq = shard_->last_inbox_seq(uid);
+  u.next_seq = u.durable_seq + 1;
+  return &u;
+}
+
+ShardState::ConvMem& ShardState::conv(uint64_t uid, uint64_t peer) {
+  auto [it, inserted] = convs_.try_emplace({uid, peer});
+  if (inserted) {
+    if (auto rec = shard_->get_conv(uid, peer)) it->second.rec = *rec;
+  }
+  return it->second;
+}
+
+void ShardState::put_conv(uint64_t uid, uint64_t peer, ConvMem& c) {
+  building().writes.put_conv(uid, peer, c.rec);
+  c.batch_no = next_batch_no_;
+}
+
+uint64_t ShardState::assign_seq(UserMem& u) {
+  return u.next_seq++;
+}
+
+void ShardState::after_frames(const ConnRef& conn, uint64_t req_id, Bytes&& frames) {
+  AfterCommit a;
+  a.kind = AfterCommit::Kind::Frames;
+  a.conn = conn;
+  a.req_id = req_id;
+  a.frames = std::move(frames);
+  building().after.push_back(std::move(a));
+}
+
+void ShardState::after_durable(uint64_t uid, uint64_t seq) {
+  AfterCommit a;
+  a.kind = AfterCommit::Kind::Durable;
+  a.uid = uid;
+  a.seq = seq;
+  building().after.push_back(std::move(a));
+}
+
+void ShardState::submit_if_ready() {
+  if (inflight_ || failed_) return;
+  write_dirty_acks();
+  Batch& b = building();
+  if (b.empty()) return;
+  if (ids_.last() != persisted_last_msg_id_) {
+    b.writes.put_meta_u64(kMetaLastMsgId, ids_.last());
+    persisted_last_msg_id_ = ids_.last();
+  }
+  if (uid_counter_ != durable_uid_counter_) b.writes.put_meta_u64(kMetaUidCounter, uid_counter_);
+  b.batch_no = next_batch_no_++;
+  building_ = 1 - building_;
+  if (b.writes.empty()) {
+    complete(b);  // answers only: everything they depend on is already durable
+    return;
+  }
+  inflight_ = true;
+  writer_.submit(&b.writes);
+}
+
+void ShardState::poll_commit() {
+  if (!inflight_) return;
+  storage::CommitStatus status;
+  if (!writer_.done(&status)) return;
+  inflight_ = false;
+  Batch& b = batches_[1 - building_];
+  if (status == storage::CommitStatus::Ok) {
+    complete(b);
+    return;
+  }
+  // The building batch was assigned seqs on top of the failed one: fail it as well.
+  const char* name = storage::commit_status_name(status);
+  if (status == storage::CommitStatus::IoError) {
+    failed_ = true;
+    LOG_ERROR("shard %u: commit failed (%s); the shard stops taking writes until restart",
+              shard_->index(), name);
+    fail(b, Code::StorageFailed, "storage I/O error; the shard stopped taking writes");
+    fail(building(), Code::StorageFailed, "storage I/O error; the shard stopped taking writes");
+  } else {
+    LOG_WARN("shard %u: commit refused (%s); writes are refused until space returns",
+             shard_->index(), name);
+    fail(b, Code::StorageFull, "storage is full; writes are refused until space is freed");
+    fail(building(), Code::StorageFull, "storage is full; writes are refused until space is freed");
+  }
+  reset_caches();
+}
+
+void ShardState::complete(Batch& batch) {
+  committed_batch_no_ = batch.batch_no;
+  for (auto& k : batch.dedup_keys) pending_dedup_.erase(k);
+  for (auto& k : batch.rdedup_keys) pending_rdedup_.erase(k);
+  for (auto& name : batch.usernames) pending_usernames_.erase(name);
+  durable_uid_counter_ = std::max(durable_uid_counter_, uid_counter_);
+  pump_uids_.clear();
+  for (auto& a : batch.after) {
+    switch (a.kind) {
+      case AfterCommit::Kind::Frames:
+        worker_->send_frames(a.conn, std::move(a.frames));
+        break;
+      case AfterCommit::Kind::Forward:
+        worker_->route_to_shard(std::move(a.forward));
+        break;
+      case AfterCommit::Kind::Durable: {
+        auto it = users_.find(a.uid);
+        if (it == users_.end()) break;
+        if (a.seq > it->second.durable_seq) it->second.durable_seq = a.seq;
+        pump_uids_.push_back(a.uid);
+        break;
+      }
+    }
+  }
+  std::sort(pump_uids_.begin(), pump_uids_.end());
+  pump_uids_.erase(std::unique(pump_uids_.begin(), pump_uids_.end()), pump_uids_.end());
+  for (uint64_t uid : pump_uids_) {
+    auto it = users_.find(uid);
+    if (it != users_.end()) pump(it->second);
+  }
+  batch.writes.clear();
+  batch.after.clear();
+  batch.dedup_keys.clear();
+  batch.rdedup_keys.clear();
+  batch.usernames.clear();
+}
+
+void ShardState::fail(Batch& batch, Code code, const char* reason) {
+  for (auto& a : batch.after) {
+    if (a.kind == AfterCommit::Kind::Frames && a.req_id != 0) {
+      Bytes out;
+      append_result(out, a.req_id, code, reason);
+      worker_->send_frames(a.conn, std::move(out));
+    } else if (a.kind == AfterCommit::Kind::Forward) {
+      Bytes out;
+      append_result(out, a.forward->req_id, code, reason);
+      worker_->send_frames(a.forward->conn, std::move(out));
+    }
+  }
+  for (auto& k : batch.dedup_keys) pending_dedup_.erase(k);
+  for (auto& k : batch.rdedup_keys) pending_rdedup_.erase(k);
+  for (auto& name : batch.usernames) pending_usernames_.erase(name);
+  batch.writes.clear();
+  batch.after.clear();
+  batch.dedup_keys.clear();
+  batch.rdedup_keys.clear();
+  batch.usernames.clear();
+}
+
+void ShardState::reset_caches() {
+  for (auto& [uid, u] : users_) {
+    u.durable_seq = shard_->last_inbox_seq(uid);
+    u.next_seq = u.durable_seq + 1;
+    for (auto& d : u.devices) {
+      if (d.sent_up_to > u.durable_seq) d.sent_up_to = u.durable_seq;
+      if (d.acked > d.sent_up_to) d.acked = d.sent_up_to;
+    }
+  }
+  convs_.clear();
+  uid_counter_ = durable_uid_counter_;
+}
+
+void ShardState::on_tick(int64_t now_ms) {
+  if (now_ms - last_dedup_expiry_ms_ >= kDedupExpiryEveryMs && !failed_) {
+    last_dedup_expiry_ms_ = now_ms;
+    int64_t cutoff = wall_ms() - int64_t(worker_->config().dedup_window_ms);
+    building().writes.expire_dedup(cutoff, kDedupExpiryRows);
+  }
+  evict_if_over_cap();
+}
+
+void ShardState::evict_if_over_cap() {
+  if (users_.size() > kMaxCachedUsers) {
+    for (auto it = users_.begin(); it != users_.end();) {
+      const UserMem& u = it->second;
+      bool clean = u.devices.empty() && u.next_seq == u.durable_seq + 1;
+      it = clean ? users_.erase(it) : std::next(it);
+    }
+  }
+  if (convs_.size() > kMaxCachedConvs) {
+    for (auto it = convs_.begin(); it != convs_.end();) {
+      bool clean = it->second.batch_no <= committed_batch_no_;
+      it = clean ? convs_.erase(it) : std::next(it);
+    }
+  }
+}
+
+}  // namespace im::core

@@ -1,0 +1,156 @@
+// shard_state.h - everything a worker keeps for one shard it owns: the users whose inboxes
+// live there (next inbox_seq, online devices and their delivery cursors), cached
+// conversation rows, the dedup rows of sends not yet committed, and the two write batches
+// (one building during this loop turn, one in flight at the writer thread).
+//
+// Invariants (owner worker thread only):
+// - inbox_seq is assigned here, in order, and a batch commits all of its writes or none;
+//   on a failed commit both batches are answered with an error and every cache that may
+//   hold uncommitted state is reset to the durable state, so seqs stay gapless.
+// - Nothing is answered or pushed before the batch that made it durable has committed.
+// - Reads (sync, history, conversation list) see committed state only.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "core/envelope.h"
+#include "core/frames.h"
+#include "core/kdf_pool.h"
+#include "core/shard_writer.h"
+#include "storage/msg_id.h"
+#include "storage/shard.h"
+#include "storage/write_batch.h"
+
+namespace im::core {
+
+class Worker;
+
+class ShardState {
+ public:
+  ShardState(Worker* worker, storage::Shard* shard);
+  ~ShardState();
+
+  void handle(EnvelopePtr e);
+  void on_kdf_done(KdfJob&& job);
+  void poll_commit();      // each loop turn: complete the in-flight batch if it is done
+  void submit_if_ready();  // end of each loop turn
+  void on_tick(int64_t now_ms);
+  bool idle() const;
+
+ private:
+  struct DeviceSession {
+    std::string device_id;
+    ConnRef conn;
+    uint64_t sent_up_to = 0;  // highest inbox_seq pushed to this connection
+    uint64_t acked = 0;       // highest inbox_seq the device acked
+    bool ack_dirty = false;   // acked not yet written to the devices table
+    uint8_t platform = 0;
+  };
+  struct UserMem {
+    uint64_t uid = 0;
+    std::string username;
+    uint64_t next_seq = 1;     // next inbox_seq to assign
+    uint64_t durable_seq = 0;  // highest inbox_seq known committed
+    std::vector<DeviceSession> devices;
+  };
+  struct ConvMem {
+    storage::ConvRecord rec;
+    std::vector<uint64_t> pending_incoming;  // incoming seqs not yet known committed
+    uint64_t batch_no = 0;                   // batch that last wrote this row
+  };
+  // What to do once a batch is durable (or how to answer if it fails).
+  struct AfterCommit {
+    enum class Kind : uint8_t { Frames, Forward, Durable };
+    Kind kind = Kind::Frames;
+    ConnRef conn;
+    uint64_t req_id = 0;
+    Bytes frames;
+    EnvelopePtr forward;
+    uint64_t uid = 0;
+    uint64_t seq = 0;
+  };
+  struct Batch {
+    storage::WriteBatch writes;
+    std::vector<AfterCommit> after;
+    std::vector<std::pair<uint64_t, uint64_t>> dedup_keys, rdedup_keys;
+    std::vector<std::string> usernames;
+    uint64_t batch_no = 0;
+    bool empty() const { return writes.empty() && after.empty(); }
+  };
+  struct PairHash {
+    size_t operator()(const std::pair<uint64_t, uint64_t>& k) const {
+      return std::hash<uint64_t>()(k.first * 0x9E3779B97F4A7C15ull ^ k.second);
+    }
+  };
+  using PairMap = std::unordered_map<std::pair<uint64_t, uint64_t>, storage::DedupRecord, PairHash>;
+  using ConvMap = std::unordered_map<std::pair<uint64_t, uint64_t>, ConvMem, PairHash>;
+
+  // shard_state.cc: batches, caches, failure handling
+  Batch& building() { return batches_[building_]; }
+  UserMem* find_user(uint64_t uid);  // loads from LMDB; nullptr when no such user
+  ConvMem& conv(uint64_t uid, uint64_t peer);
+  void put_conv(uint64_t uid, uint64_t peer, ConvMem& c);
+  uint64_t assign_seq(UserMem& u);
+  void after_frames(const ConnRef& conn, uint64_t req_id, Bytes&& frames);
+  void after_durable(uint64_t uid, uint64_t seq);
+  void complete(Batch& batch);
+  void fail(Batch& batch, Code code, const char* reason);
+  void reset_caches();
+  bool refuse_writes(const Envelope& e);
+  void reply(const Envelope& e, Code code, std::string_view reason);
+  void evict_if_over_cap();
+
+  // shard_auth.cc: register, login, device sessions
+  void on_register(EnvelopePtr e);
+  void on_login_password(EnvelopePtr e);
+  void on_login_token(EnvelopePtr e);
+  void finish_register(KdfJob&& job);
+  void login_device(EnvelopePtr e, UserMem& u);
+  void login_failed(const Envelope& e, Code code, std::string_view reason);
+  void on_device_offline(EnvelopePtr e);
+  void on_get_users(EnvelopePtr e);
+
+  // shard_chat.cc: send (both sides), mark read, sync, history, conversation list
+  void on_send(EnvelopePtr e);
+  void on_send_sender_side(EnvelopePtr e);
+  void on_mark_read(EnvelopePtr e);
+  void on_sync(EnvelopePtr e);
+  void on_history(EnvelopePtr e);
+  void on_conversations(EnvelopePtr e);
+  std::optional<storage::DedupRecord> find_dedup(PairMap& pending, bool receiver_side,
+                                                 uint64_t uid, uint64_t cmid, bool* is_pending);
+
+  // shard_delivery.cc: pushes and acks
+  void on_ack(EnvelopePtr e);
+  void pump(UserMem& u);
+  void pump_device(UserMem& u, DeviceSession& d);
+  void write_dirty_acks();
+
+  Worker* worker_;
+  storage::Shard* shard_;
+  ShardWriter writer_;
+  storage::MsgIdGenerator ids_;
+  uint64_t persisted_last_msg_id_ = 0;
+  uint64_t uid_counter_ = 0;          // last uid counter assigned (uid = counter * S + shard)
+  uint64_t durable_uid_counter_ = 0;
+  Batch batches_[2];
+  int building_ = 0;
+  bool inflight_ = false;
+  uint64_t next_batch_no_ = 1;
+  uint64_t committed_batch_no_ = 0;
+  bool failed_ = false;  // an I/O error: no more writes until restart
+
+  std::unordered_map<uint64_t, UserMem> users_;
+  ConvMap convs_;
+  PairMap pending_dedup_, pending_rdedup_;
+  std::unordered_set<std::string> pending_usernames_;
+  std::vector<uint64_t> ack_dirty_uids_;
+  std::vector<uint64_t> pump_uids_;
+  int64_t last_dedup_expiry_ms_ = 0;
+};
+
+}  // namespace im::core

@@ -1,0 +1,148 @@
+// worker.h - one event-loop thread: its io_uring, its listener, its connections, and the
+// shards it owns (shard % workers == id). Nothing here is touched by another thread except
+// through the SPSC queues and eventfd of WorkerShared. The loop, per turn: reap completions
+// (accepts, reads, sends, wake-ups, the tick), handle frames and queued envelopes, then
+// submit every owned shard's batch to its writer and write each connection's pending
+// frames with one send (acks, results and pushes coalesced).
+#pragma once
+
+#include <liburing.h>
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "core/config.h"
+#include "core/connection.h"
+#include "core/envelope.h"
+#include "core/frames.h"
+#include "core/kdf_pool.h"
+#include "core/spsc_queue.h"
+#include "core/token.h"
+#include "protocol/im_generated.h"
+#include "storage/shard.h"
+
+namespace im::core {
+
+class ShardState;
+
+// What all workers share, read-only after start (queues and fds are SPSC/atomic).
+struct WorkerShared {
+  Config config;
+  uint32_t worker_count = 1;
+  uint32_t shard_count = 16;
+  TokenSecret secret{};
+  std::vector<std::unique_ptr<storage::Shard>> shards;
+  // queues[src * worker_count + dst]
+  std::vector<std::unique_ptr<SpscQueue<EnvelopePtr>>> queues;
+  std::vector<int> wake_fds;
+  std::atomic<bool> stopping{false};
+
+  SpscQueue<EnvelopePtr>& queue(uint32_t src, uint32_t dst) {
+    return *queues[src * worker_count + dst];
+  }
+  uint32_t owner_of_shard(uint32_t shard) const { return shard % worker_count; }
+};
+
+class Worker {
+ public:
+  Worker(uint32_t id, WorkerShared* shared);
+  ~Worker();
+  bool init(std::string* error);
+  void run();
+  uint32_t id() const { return id_; }
+  const Config& config() const { return shared_->config; }
+  WorkerShared& shared() { return *shared_; }
+
+  // ---- used by session and shard code (this thread only) ----
+  // Hands a request to the owner of e->shard (a direct call when that is this worker).
+  void route_to_shard(EnvelopePtr e);
+  // Hands an outcome to the worker of e->conn.
+  void route_to_conn(EnvelopePtr e);
+  // Sends length-prefixed frames to a connection anywhere.
+  void send_frames(const ConnRef& conn, Bytes&& frames);
+  void kick(const ConnRef& conn, Code code, std::string_view reason);
+  KdfPool& kdf() { return *kdf_; }
+  int wake_fd() const { return shared_->wake_fds[id_]; }
+
+ private:
+  // event loop (worker.cc)
+  bool setup_ring(std::string* error);
+  bool setup_listener(std::string* error);
+  void reap_completions();
+  void drain_queues();
+  void end_turn();
+  void on_tick();
+  void arm_accept();
+  void arm_wake();
+  void arm_tick();
+  io_uring_sqe* get_sqe();
+  void handle_envelope(EnvelopePtr e);
+  void begin_shutdown();
+
+  // connections (conn_io.cc)
+  void on_accept(int res, bool more);
+  void arm_recv(uint32_t slot);
+  void on_recv(uint32_t slot, uint32_t gen, const io_uring_cqe* cqe);
+  void on_send(uint32_t slot, uint32_t gen, int res);
+  void queue_flush(uint32_t slot);
+  void flush(uint32_t slot);
+  void append_out(uint32_t slot, const uint8_t* data, size_t size);
+  void close_conn(uint32_t slot, const char* why);
+  void finish_close(uint32_t slot);
+  void recycle_buffer(uint16_t bid);
+  Connection* conn_at(const ConnRef& ref);
+  ConnRef ref_of(uint32_t slot) const { return {id_, slot, conns_[slot].gen}; }
+
+  // sessions (session.cc)
+  bool on_frame(uint32_t slot, std::span<const uint8_t> bytes);
+  void on_hello(uint32_t slot, uint64_t req_id, const im::proto::Hello& hello);
+  void on_register(uint32_t slot, uint64_t req_id, const im::proto::Register& reg);
+  void on_send_request(uint32_t slot, uint64_t req_id, const im::proto::Send& send,
+                       std::span<const uint8_t> bytes);
+  void on_get_users(uint32_t slot, uint64_t req_id, const im::proto::GetUsers& req);
+  void on_conn_envelope(EnvelopePtr e);
+  void on_users_part(EnvelopePtr e);
+  void reply(uint32_t slot, uint64_t req_id, Code code, std::string_view reason);
+  void refuse_and_close(uint32_t slot, uint64_t req_id, Code code, std::string_view reason);
+  EnvelopePtr session_envelope(Op op, uint32_t slot, uint64_t req_id);
+
+  uint32_t id_;
+  WorkerShared* shared_;
+  io_uring ring_{};
+  bool ring_ready_ = false;
+  int listen_fd_ = -1;
+  // provided buffer ring for multishot recv
+  io_uring_buf_ring* buf_ring_ = nullptr;
+  uint8_t* buf_base_ = nullptr;
+  uint32_t buf_count_ = 0;
+  uint32_t buf_size_ = 0;
+  uint64_t wake_value_ = 0;
+  __kernel_timespec tick_ts_{};
+
+  std::vector<Connection> conns_;
+  std::vector<uint32_t> free_slots_;
+  uint32_t open_conns_ = 0;
+  std::vector<uint32_t> flush_list_;
+
+  std::vector<std::unique_ptr<ShardState>> owned_shards_;  // indexed by shard / workers
+  std::unique_ptr<KdfPool> kdf_;
+  std::vector<bool> wake_needed_;  // per destination worker, this turn
+
+  struct UsersGather {
+    ConnRef conn;
+    uint64_t req_id;
+    uint32_t parts_left;
+    Bytes users;  // encoded (uid u64, len u8, name) records
+  };
+  std::unordered_map<uint64_t, UsersGather> gathers_;
+  uint64_t next_gather_id_ = 1;
+
+  bool shutting_down_ = false;
+  int64_t shutdown_started_ms_ = 0;
+  int64_t last_tick_ms_ = 0;
+};
+
+}  // namespace im::core

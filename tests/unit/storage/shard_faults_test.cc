@@ -1,0 +1,184 @@
+// Shard faults on real LMDB files: a full map refuses the whole batch and leaves nothing
+// behind, the map grows transparently up to its limit (also under concurrent reads), and a
+// write error stops the shard for good.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "storage/shard.h"
+#include "temp_dir.h"
+
+namespace im::storage {
+namespace {
+
+using testing::open_shard;
+using testing::TempDir;
+
+constexpr uint64_t kTinyMapBytes = 256 << 10;
+
+// A batch of `count` inbox entries of 1000 bytes for uid 1 starting at first_seq, plus a marker.
+WriteBatch inbox_batch(uint64_t first_seq, int count, const std::string& marker) {
+  WriteBatch b;
+  b.put_meta_u64(marker, first_seq);
+  std::vector<uint8_t> entry(1000, static_cast<uint8_t>(first_seq));
+  for (int i = 0; i < count; ++i) b.put_inbox(1, first_seq + i, entry);
+  return b;
+}
+
+TEST(ShardFaults, FullMapRefusesWholeBatchAndReadsStillWork) {
+  TempDir dir;
+  ShardOptions tiny{.map_bytes = kTinyMapBytes, .max_map_bytes = kTinyMapBytes, .sync = true};
+  auto shard = open_shard(dir.path(), tiny);
+  uint64_t seq = 1;
+  CommitStatus status = CommitStatus::Ok;
+  int committed = 0;
+  for (; committed < 1000; ++committed) {
+    status = shard->commit(inbox_batch(seq, 20, "batch-" + std::to_string(seq)));
+    if (status != CommitStatus::Ok) break;
+    seq += 20;
+  }
+  ASSERT_EQ(status, CommitStatus::MapFull);
+  EXPECT_GT(committed, 0);
+  EXPECT_FALSE(shard->writes_stopped());
+  EXPECT_NE(shard->last_commit_error(), "");
+  // Nothing of the failed batch is visible; everything before it is.
+  EXPECT_FALSE(shard->get_meta_u64("batch-" + std::to_string(seq)));
+  EXPECT_EQ(shard->last_inbox_seq(1), seq - 1);
+  EXPECT_EQ(shard->get_meta_u64("batch-1"), 1u);
+  size_t n = shard->read_inbox(1, 0, 100000,
+                               [](const InboxItem& it) { EXPECT_EQ(it.bytes.size(), 1000u); });
+  EXPECT_EQ(n, seq - 1);
+  EXPECT_EQ(shard->map_bytes(), kTinyMapBytes);
+  EXPECT_LE(shard->used_bytes(), kTinyMapBytes);
+  // Still full on retry, and not stuck in an error state.
+  EXPECT_EQ(shard->commit(inbox_batch(seq, 20, "again")), CommitStatus::MapFull);
+
+  // Once the limit allows, the same batch fits.
+  shard.reset();
+  ShardOptions roomy{.map_bytes = kTinyMapBytes, .max_map_bytes = 4 << 20, .sync = true};
+  shard = open_shard(dir.path(), roomy);
+  EXPECT_EQ(shard->last_inbox_seq(1), seq - 1);
+  EXPECT_EQ(shard->commit(inbox_batch(seq, 20, "after")), CommitStatus::Ok);
+  EXPECT_EQ(shard->last_inbox_seq(1), seq + 19);
+  EXPECT_GT(shard->map_bytes(), kTinyMapBytes);
+}
+
+TEST(ShardFaults, MapGrowsTransparentlyFromSmallToLarger) {
+  TempDir dir;
+  ShardOptions opts{.map_bytes = 128 << 10, .max_map_bytes = 64 << 20, .sync = false};
+  auto shard = open_shard(dir.path(), opts);
+  uint64_t seq = 1;
+  for (int round = 0; round < 8; ++round) {  // 8 x 1000 x 1 KB = 8 MB
+    ASSERT_EQ(shard->commit(inbox_batch(seq, 1000, "m")), CommitStatus::Ok) << round;
+    seq += 1000;
+  }
+  EXPECT_GE(shard->map_bytes(), 8u << 20);
+  EXPECT_LE(shard->map_bytes(), 64u << 20);
+  EXPECT_EQ(shard->last_inbox_seq(1), seq - 1);
+  // A single batch several doublings larger than the map also fits.
+  ASSERT_EQ(shard->commit(inbox_batch(seq, 20000, "big")), CommitStatus::Ok);
+  EXPECT_EQ(shard->last_inbox_seq(1), seq + 19999);
+
+  // The grown size survives a reopen with the small initial size.
+  uint64_t grown = shard->map_bytes();
+  shard.reset();
+  shard = open_shard(dir.path(), opts);
+  EXPECT_EQ(shard->map_bytes(), grown);
+  EXPECT_EQ(shard->last_inbox_seq(1), seq + 19999);
+}
+
+TEST(ShardFaults, ReadsDuringMapGrowthSeeConsistentData) {
+  TempDir dir;
+  ShardOptions opts{.map_bytes = 64 << 10, .max_map_bytes = 256 << 20, .sync = false};
+  auto shard = open_shard(dir.path(), opts);
+  std::atomic<bool> done{false};
+  std::atomic<uint64_t> reads{0};
+  std::thread reader([&] {
+    uint64_t last_seen = 0;
+    while (!done.load()) {
+      uint64_t last = shard->last_inbox_seq(1);
+      EXPECT_GE(last, last_seen);
+      last_seen = last;
+      uint64_t expect = last > 50 ? last - 50 + 1 : 1;
+      shard->read_inbox(1, expect - 1, 50, [&](const InboxItem& it) {
+        EXPECT_EQ(it.inbox_seq, expect++);
+        EXPECT_EQ(it.bytes.size(), 1000u);
+      });
+      reads.fetch_add(1);
+    }
+  });
+  uint64_t seq = 1;
+  for (int round = 0; round < 40; ++round) {
+    ASSERT_EQ(shard->commit(inbox_batch(seq, 500, "m")), CommitStatus::Ok);
+    seq += 500;
+  }
+  done = true;
+  reader.join();
+  EXPECT_GT(reads.load(), 0u);
+  EXPECT_GE(shard->map_bytes(), 16u << 20);
+}
+
+TEST(ShardFaults, MapGrownByAnotherProcessIsAdoptedByTheNextCommit) {
+  TempDir dir;
+  ShardOptions small{.map_bytes = kTinyMapBytes, .max_map_bytes = kTinyMapBytes, .sync = false};
+  auto shard = open_shard(dir.path(), small);
+  ASSERT_EQ(shard->commit(inbox_batch(1, 1, "parent")), CommitStatus::Ok);
+  pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {  // another process (an admin tool) grows the file past our map
+    std::string error;
+    auto other =
+        Shard::open(dir.path(), 0, ShardOptions{.map_bytes = 8 << 20, .sync = false}, &error);
+    bool ok = other && other->commit(inbox_batch(2, 2000, "child")) == CommitStatus::Ok;
+    other.reset();
+    _exit(ok ? 0 : 1);
+  }
+  int wstatus = 0;
+  ASSERT_EQ(waitpid(child, &wstatus, 0), child);
+  ASSERT_TRUE(WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0);
+  EXPECT_EQ(shard->commit(inbox_batch(3000, 1, "after")), CommitStatus::Ok);
+  EXPECT_FALSE(shard->writes_stopped());
+  EXPECT_GE(shard->map_bytes(), 8u << 20);
+  EXPECT_EQ(shard->last_inbox_seq(1), 3000u);
+  EXPECT_EQ(shard->get_meta_u64("child"), 2u);
+}
+
+TEST(ShardFaults, WriteErrorStopsTheShardAndReopenResumesFromLastCommit) {
+  TempDir dir;
+  auto shard = open_shard(dir.path(), ShardOptions{.map_bytes = 64 << 20});
+  ASSERT_EQ(shard->commit(inbox_batch(1, 10, "ok")), CommitStatus::Ok);
+
+  // Make the data file unable to grow: writes past the limit fail (EFBIG / short write).
+  struct rlimit old_limit;
+  ASSERT_EQ(getrlimit(RLIMIT_FSIZE, &old_limit), 0);
+  auto old_handler = signal(SIGXFSZ, SIG_IGN);
+  struct rlimit small = old_limit;
+  small.rlim_cur = 1 << 20;
+  ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &small), 0);
+  CommitStatus status = shard->commit(inbox_batch(11, 2000, "too-big"));
+  setrlimit(RLIMIT_FSIZE, &old_limit);
+  signal(SIGXFSZ, old_handler);
+
+  EXPECT_EQ(status, CommitStatus::IoError);
+  EXPECT_TRUE(shard->writes_stopped());
+  // Never retried, even once the disk would accept it again.
+  EXPECT_EQ(shard->commit(inbox_batch(11, 1, "small")), CommitStatus::IoError);
+  EXPECT_FALSE(shard->get_meta_u64("small"));
+  EXPECT_EQ(shard->last_inbox_seq(1), 10u);  // reads keep working
+
+  shard.reset();
+  shard = open_shard(dir.path(), ShardOptions{.map_bytes = 64 << 20});
+  EXPECT_EQ(shard->last_inbox_seq(1), 10u);
+  EXPECT_FALSE(shard->get_meta_u64("too-big"));
+  EXPECT_EQ(shard->commit(inbox_batch(11, 1, "small")), CommitStatus::Ok);
+}
+
+}  // namespace
+}  // namespace im::storage
