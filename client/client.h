@@ -70,6 +70,9 @@ struct ClientOptions {
   // The highest inbox_seq the app already stored (persist inbox_cursor() across runs);
   // 0 = unknown: trust the server's cursor for this device id.
   uint64_t inbox_seq = 0;
+  // false: a send-only client (scripts, bots, load generators). Pushes are ignored, never
+  // acked and never synced, so this device id's cursor does not move.
+  bool receive_entries = true;
 
   uint32_t connect_timeout_ms = 5000;
   uint32_t request_timeout_ms = 10000;  // per request, from write to Result

@@ -127,6 +127,7 @@ bool Client::handle_frame(std::vector<uint8_t>& bytes) {
       handle_answer(std::move(*frame));
       return true;
     case proto::Body::Push: {
+      if (!options_.receive_entries) return true;
       std::vector<InboxEntry> entries =
           decode_entry_blobs(frame->frame().body_as_Push()->entries());
       deliver_entries(entries, false);
@@ -198,7 +199,7 @@ bool Client::apply_login_locked(const LoginInfo& info) {
   tracker_.on_login();
   backoff_ms_ = 0;
   use_password_next_ = false;
-  return tracker_.behind(info.inbox_head_seq);
+  return options_.receive_entries && tracker_.behind(info.inbox_head_seq);
 }
 
 void Client::handle_relogin(const ReceivedFrame& frame) {

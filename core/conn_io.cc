@@ -69,7 +69,10 @@ void Worker::recycle_buffer(uint16_t bid) {
 
 void Worker::on_recv(uint32_t slot, uint32_t gen, const io_uring_cqe* cqe) {
   Connection& c = conns_[slot];
-  if (c.gen != gen) return;
+  if (c.gen != gen) {
+    if (cqe->flags & IORING_CQE_F_BUFFER) recycle_buffer(cqe->flags >> IORING_CQE_BUFFER_SHIFT);
+    return;
+  }
   bool more = cqe->flags & IORING_CQE_F_MORE;
   int res = cqe->res;
   if (cqe->flags & IORING_CQE_F_BUFFER) {
@@ -169,7 +172,9 @@ void Worker::close_conn(uint32_t slot, const char* why) {
     e->conn = ref_of(slot);
     e->uid = c.uid;
     e->device = c.device_id;
-    route_to_shard(std::move(e));
+    // Deferred to the end of the turn: a close can happen while a shard is iterating its
+    // device sessions (a push that overflows the backlog), which must not change under it.
+    deferred_.push_back(std::move(e));
   }
   shutdown(c.fd, SHUT_RDWR);
   if (!c.recv_armed && !c.send_inflight) finish_close(slot);

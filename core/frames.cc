@@ -105,6 +105,8 @@ fb::Offset<fb::Vector<fb::Offset<p::EntryBlob>>> build_blobs(fb::FlatBufferBuild
   blobs.clear();
   for (size_t i = 0; i < offsets.size(); i++) {
     size_t end = i + 1 < offsets.size() ? offsets[i + 1] : storage.size();
+    // A nested entry has 8-byte fields: keep its start 8-aligned inside the outer frame.
+    b.ForceVectorAlignment(end - offsets[i], 1, 8);
     auto data = b.CreateVector(storage.data() + offsets[i], end - offsets[i]);
     blobs.push_back(p::CreateEntryBlob(b, data));
   }
@@ -140,6 +142,7 @@ void append_conversation_list(Bytes& out, uint64_t req_id, std::span<const ConvL
   for (const auto& it : items) {
     fb::Offset<p::EntryBlob> last;
     if (!it.last_entry.empty()) {
+      b.ForceVectorAlignment(it.last_entry.size(), 1, 8);
       last = p::CreateEntryBlob(b, b.CreateVector(it.last_entry.data(), it.last_entry.size()));
     }
     convs.push_back(p::CreateConversation(b, it.peer_uid, 0, last, it.last_inbox_seq, it.unread,

@@ -58,6 +58,14 @@ EnvelopePtr Worker::session_envelope(Op op, uint32_t slot, uint64_t req_id) {
 bool Worker::on_frame(uint32_t slot, std::span<const uint8_t> bytes) {
   Connection& c = conns_[slot];
   if (c.state != ConnState::Open || c.close_after_flush) return false;
+  // Frames sit at any offset of the receive buffer; FlatBuffers reads 8-byte fields in
+  // place, so a frame that is not 8-aligned is copied first (a few hundred bytes).
+  thread_local std::vector<uint64_t> aligned;
+  if (reinterpret_cast<uintptr_t>(bytes.data()) % 8 != 0) {
+    aligned.resize((bytes.size() + 7) / 8);
+    std::memcpy(aligned.data(), bytes.data(), bytes.size());
+    bytes = {reinterpret_cast<const uint8_t*>(aligned.data()), bytes.size()};
+  }
   const p::Frame* frame = protocol::verify_frame(bytes);
   if (!frame) {
     refuse_and_close(slot, 0, Code::BadFrame, "frame failed verification");
@@ -338,7 +346,7 @@ void Worker::on_conn_envelope(EnvelopePtr e) {
         off->conn = e->conn;
         off->uid = e->uid;
         off->device = e->device;
-        route_to_shard(std::move(off));
+        deferred_.push_back(std::move(off));
       }
       return;
     }

@@ -22,8 +22,8 @@ constexpr uint32_t kDedupExpiryRows = 2000;
 ShardState::ShardState(Worker* worker, storage::Shard* shard)
     : worker_(worker),
       shard_(shard),
-      writer_(shard, worker->wake_fd()),
-      ids_(shard->index(), shard->get_meta_u64(kMetaLastMsgId).value_or(0)) {
+      ids_(shard->index(), shard->get_meta_u64(kMetaLastMsgId).value_or(0)),
+      writer_(shard, worker->wake_fd()) {
   persisted_last_msg_id_ = ids_.last();
   uid_counter_ = durable_uid_counter_ = shard->get_meta_u64(kMetaUidCounter).value_or(0);
 }

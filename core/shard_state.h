@@ -132,7 +132,6 @@ class ShardState {
 
   Worker* worker_;
   storage::Shard* shard_;
-  ShardWriter writer_;
   storage::MsgIdGenerator ids_;
   uint64_t persisted_last_msg_id_ = 0;
   uint64_t uid_counter_ = 0;          // last uid counter assigned (uid = counter * S + shard)
@@ -151,6 +150,8 @@ class ShardState {
   std::vector<uint64_t> ack_dirty_uids_;
   std::vector<uint64_t> pump_uids_;
   int64_t last_dedup_expiry_ms_ = 0;
+  // Last member: destroyed (its thread joined) before the batches it may still be reading.
+  ShardWriter writer_;
 };
 
 }  // namespace im::core

@@ -293,6 +293,11 @@ void Worker::kick(const ConnRef& conn, Code code, std::string_view reason) {
 }
 
 void Worker::end_turn() {
+  while (!deferred_.empty()) {
+    std::vector<EnvelopePtr> batch;
+    batch.swap(deferred_);
+    for (auto& e : batch) route_to_shard(std::move(e));
+  }
   for (auto& s : owned_shards_) s->submit_if_ready();
   for (uint32_t slot : flush_list_) {
     conns_[slot].queued_for_flush = false;

@@ -126,6 +126,7 @@ class Worker {
   std::vector<uint32_t> free_slots_;
   uint32_t open_conns_ = 0;
   std::vector<uint32_t> flush_list_;
+  std::vector<EnvelopePtr> deferred_;  // shard requests raised by connection closes
 
   std::vector<std::unique_ptr<ShardState>> owned_shards_;  // indexed by shard / workers
   std::unique_ptr<KdfPool> kdf_;

@@ -40,6 +40,7 @@ uint64_t page_bytes() {
 uint64_t round_up(uint64_t n, uint64_t to) {
   return (n + to - 1) / to * to;
 }
+
 }  // namespace
 
 const char* commit_status_name(CommitStatus s) {
@@ -55,6 +56,7 @@ const char* commit_status_name(CommitStatus s) {
   }
   return "Unknown";
 }
+
 int Shard::Impl::open_env(const std::string& dir, const ShardOptions& options) {
   const uint64_t page = page_bytes();
   const uint64_t initial = round_up(std::max<uint64_t>(options.map_bytes, page), page);
@@ -243,6 +245,7 @@ std::string Shard::last_commit_error() const {
   int rc = impl_->last_error.load();
   return rc == 0 ? std::string() : std::string(mdb_strerror(rc));
 }
+
 // ---- metrics ----
 
 uint64_t Shard::used_bytes() {

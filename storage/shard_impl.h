@@ -35,6 +35,8 @@ struct ExpireResume {
   bool valid = false;
   uint8_t key[kDedupKeyBytes] = {};
 };
+
+// An LMDB cursor closed when it goes out of scope (before its transaction ends).
 class Cursor {
  public:
   Cursor(MDB_txn* txn, MDB_dbi dbi) { ok_ = mdb_cursor_open(txn, dbi, &cursor_) == 0; }

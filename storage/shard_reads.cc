@@ -44,6 +44,7 @@ void scan(MDB_txn* txn, MDB_dbi dbi, Bytes start, size_t prefix_bytes, bool back
     rc = cur.get(&k, &v, step);
   }
 }
+
 }  // namespace
 
 // ---- point reads ----

@@ -129,8 +129,7 @@ Bytes mark_read_ok_frame(uint64_t req_id, uint64_t read_inbox_seq, uint32_t unre
   return finish_result(fbb, req_id, proto::ResultData::MarkReadOk, ok.Union());
 }
 
-Bytes user_list_frame(uint64_t req_id,
-                      const std::vector<std::pair<uint64_t, std::string>>& users) {
+Bytes user_list_frame(uint64_t req_id, const std::vector<std::pair<uint64_t, std::string>>& users) {
   fb::FlatBufferBuilder fbb;
   std::vector<fb::Offset<proto::UserInfo>> infos;
   for (const auto& [uid, name] : users) {

@@ -1,0 +1,162 @@
+// commands.cc - imcli's one-shot, scriptable commands: register, send, history, convs,
+// read. Each connects, does one thing, prints text or one JSON document, and exits with
+// 0 (success), 1 (server said no), 2 (usage) or 3 (no connection).
+#include <algorithm>
+#include <iostream>
+
+#include "tools/imcli/imcli.h"
+
+namespace imcli {
+
+using im::client::EntryKind;
+using im::client::InboxEntry;
+using nlohmann::json;
+
+namespace {
+
+constexpr const char* kOneShotDeviceSuffix = "-cli";
+
+void print_json(const json& doc) {
+  std::cout << doc.dump(2, ' ', false, json::error_handler_t::replace) << "\n";
+}
+
+// A send-only session: one-shot commands must not move the device's push cursor.
+im::client::ClientOptions one_shot_options(const Flags& flags) {
+  im::client::ClientOptions options = client_options(flags, kOneShotDeviceSuffix);
+  options.receive_entries = false;
+  options.auto_reconnect = false;
+  options.ping_interval_ms = 0;
+  return options;
+}
+
+void print_entry_line(const InboxEntry& e, const std::map<uint64_t, std::string>& names) {
+  auto name = [&](uint64_t uid) { return names.count(uid) ? names.at(uid) : std::to_string(uid); };
+  if (e.kind == EntryKind::Message) {
+    std::cout << "[" << format_time(e.message.server_time_ms, true) << "] "
+              << name(e.message.sender_uid) << ": " << e.message.text << "\n";
+  } else if (e.kind == EntryKind::ReadEvent) {
+    std::cout << "* read up to " << e.read_event.read_inbox_seq << " on " << e.read_event.device_id
+              << "\n";
+  }
+}
+
+}  // namespace
+
+int run_register(const Flags& flags, const std::string& username, const std::string& password) {
+  Client client(one_shot_options(flags));
+  if (Status s = client.connect(flags.host, flags.port); !s.ok()) return report(s);
+  auto reg = client.register_user(username, password);
+  if (!reg.ok()) return report(reg.status());
+  if (flags.json) {
+    print_json({{"uid", reg->uid}, {"username", username}});
+  } else {
+    std::cout << "registered " << username << " (uid " << reg->uid << ")\n";
+  }
+  return kExitOk;
+}
+
+int run_send(const Flags& flags, const std::string& peer, const std::string& text) {
+  Client client(one_shot_options(flags));
+  if (int rc = connect_and_login(client, flags); rc != kExitOk) return rc;
+  auto to = resolve_peer(client, peer);
+  if (!to.ok()) return report(to.status());
+  auto receipt = client.send_text(to->uid, text);
+  if (!receipt.ok()) return report(receipt.status());
+  if (flags.json) {
+    print_json({{"msg_id", receipt->msg_id},
+                {"inbox_seq", receipt->inbox_seq},
+                {"server_time_ms", receipt->server_time_ms},
+                {"duplicate", receipt->duplicate},
+                {"client_msg_id", receipt->client_msg_id},
+                {"to_uid", to->uid},
+                {"peer", to->username},
+                {"text", text}});
+  } else {
+    std::cout << "sent to " << to->username << " (msg_id " << receipt->msg_id << ", inbox_seq "
+              << receipt->inbox_seq << (receipt->duplicate ? ", duplicate" : "") << ")\n";
+  }
+  return kExitOk;
+}
+
+int run_history(const Flags& flags, const std::string& peer, uint32_t limit, uint64_t before,
+                uint64_t after) {
+  Client client(one_shot_options(flags));
+  if (int rc = connect_and_login(client, flags); rc != kExitOk) return rc;
+  auto with = resolve_peer(client, peer);
+  if (!with.ok()) return report(with.status());
+  auto page = client.history(with->uid, before, after, limit);
+  if (!page.ok()) return report(page.status());
+  std::vector<InboxEntry> entries = page->entries;
+  if (after == 0) std::reverse(entries.begin(), entries.end());  // print oldest first
+  std::map<uint64_t, std::string> names{{client.uid(), client.username()},
+                                        {with->uid, with->username}};
+  if (flags.json) {
+    json list = json::array();
+    for (const InboxEntry& e : entries) list.push_back(entry_json(e, names));
+    print_json({{"peer", with->username},
+                {"peer_uid", with->uid},
+                {"has_more", page->has_more},
+                {"entries", list}});
+    return kExitOk;
+  }
+  for (const InboxEntry& e : entries) print_entry_line(e, names);
+  if (page->has_more) std::cout << "(more: --before " << entries.front().inbox_seq << ")\n";
+  return kExitOk;
+}
+
+int run_convs(const Flags& flags, uint32_t limit) {
+  Client client(one_shot_options(flags));
+  if (int rc = connect_and_login(client, flags); rc != kExitOk) return rc;
+  auto list = client.conversations(limit);
+  if (!list.ok()) return report(list.status());
+  std::vector<uint64_t> uids{client.uid()};
+  for (const auto& c : list->conversations) uids.push_back(c.peer_uid);
+  std::map<uint64_t, std::string> names = names_of(client, uids);
+  if (flags.json) {
+    json convs = json::array();
+    for (const auto& c : list->conversations) {
+      json item = {{"peer_uid", c.peer_uid},
+                   {"peer", names[c.peer_uid]},
+                   {"unread", c.unread},
+                   {"read_inbox_seq", c.read_inbox_seq},
+                   {"last_inbox_seq", c.last_inbox_seq},
+                   {"updated_ms", c.updated_ms},
+                   {"muted", c.muted}};
+      if (c.has_last) item["last"] = entry_json(c.last, names);
+      convs.push_back(item);
+    }
+    print_json({{"total_unread", list->total_unread}, {"conversations", convs}});
+    return kExitOk;
+  }
+  for (const auto& c : list->conversations) {
+    std::cout << names[c.peer_uid] << "  unread " << c.unread;
+    if (c.has_last && c.last.kind == EntryKind::Message) {
+      std::cout << "  [" << format_time(c.last.message.server_time_ms, true) << "] "
+                << names[c.last.message.sender_uid] << ": " << c.last.message.text;
+    }
+    std::cout << "\n";
+  }
+  std::cout << "total unread " << list->total_unread << "\n";
+  return kExitOk;
+}
+
+int run_read(const Flags& flags, const std::string& peer) {
+  Client client(one_shot_options(flags));
+  if (int rc = connect_and_login(client, flags); rc != kExitOk) return rc;
+  auto with = resolve_peer(client, peer);
+  if (!with.ok()) return report(with.status());
+  auto mark = client.mark_read(with->uid, 0);
+  if (!mark.ok()) return report(mark.status());
+  if (flags.json) {
+    print_json({{"peer", with->username},
+                {"peer_uid", with->uid},
+                {"read_inbox_seq", mark->read_inbox_seq},
+                {"unread", mark->unread}});
+  } else {
+    std::cout << "read " << with->username << " up to " << mark->read_inbox_seq << " (unread "
+              << mark->unread << ")\n";
+  }
+  return kExitOk;
+}
+
+}  // namespace imcli
