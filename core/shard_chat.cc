@@ -193,7 +193,9 @@ void ShardState::on_history(EnvelopePtr e) {
   const Config& cfg = worker_->config();
   uint32_t limit =
       e->d == 0 ? cfg.default_page_entries : std::min<uint32_t>(e->d, cfg.max_page_entries);
-  auto index = shard_->read_conv_index(e->uid, e->a, e->b, e->c, limit + 1);
+  // before = 0 and after = 0: the newest page (newest first); after alone: oldest first.
+  uint64_t before = (e->b == 0 && e->c == 0) ? UINT64_MAX : e->b;
+  auto index = shard_->read_conv_index(e->uid, e->a, before, e->c, limit + 1);
   bool has_more = index.size() > limit;
   if (has_more) index.resize(limit);
   std::vector<uint64_t> seqs;

@@ -87,7 +87,9 @@ int run_history(const Flags& flags, const std::string& peer, uint32_t limit, uin
   auto page = client.history(with->uid, before, after, limit);
   if (!page.ok()) return report(page.status());
   std::vector<InboxEntry> entries = page->entries;
-  if (after == 0) std::reverse(entries.begin(), entries.end());  // print oldest first
+  std::sort(entries.begin(), entries.end(), [](const InboxEntry& a, const InboxEntry& b) {
+    return a.inbox_seq < b.inbox_seq;  // oldest first, whatever order the page came in
+  });
   std::map<uint64_t, std::string> names{{client.uid(), client.username()},
                                         {with->uid, with->username}};
   if (flags.json) {
@@ -100,7 +102,12 @@ int run_history(const Flags& flags, const std::string& peer, uint32_t limit, uin
     return kExitOk;
   }
   for (const InboxEntry& e : entries) print_entry_line(e, names);
-  if (page->has_more) std::cout << "(more: --before " << entries.front().inbox_seq << ")\n";
+  if (page->has_more && !entries.empty()) {
+    std::cout << "(more: "
+              << (after ? "--after " + std::to_string(entries.back().inbox_seq)
+                        : "--before " + std::to_string(entries.front().inbox_seq))
+              << ")\n";
+  }
   return kExitOk;
 }
 

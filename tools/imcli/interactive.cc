@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <iostream>
 #include <mutex>
 #include <sstream>
@@ -59,6 +60,8 @@ class Chat {
   std::string current_peer_;
   std::atomic<bool> stop_{false};
   std::atomic<bool> kicked_{false};
+  std::string input_;  // stdin bytes not yet split into lines
+  bool input_eof_ = false;
 };
 
 void Chat::say(const std::string& line) {
@@ -93,6 +96,7 @@ im::client::ClientOptions Chat::options() {
 
 void Chat::print_entry(const InboxEntry& e) {
   if (e.kind == EntryKind::ReadEvent) {
+    if (e.read_event.device_id == client_->options().device_id) return;  // our own /read
     say("* read " + name(e.read_event.peer_uid) + " up to " +
         std::to_string(e.read_event.read_inbox_seq) + " on " + e.read_event.device_id);
     return;
@@ -134,7 +138,8 @@ void Chat::show_history(const std::string& peer, uint32_t limit) {
   auto page = client_->history(with->uid, 0, 0, limit);
   if (!page.ok()) return say("* " + page.status().to_string());
   std::vector<InboxEntry> entries = page->entries;
-  std::reverse(entries.begin(), entries.end());
+  std::sort(entries.begin(), entries.end(),
+            [](const InboxEntry& a, const InboxEntry& b) { return a.inbox_seq < b.inbox_seq; });
   for (const InboxEntry& e : entries) {
     if (e.kind != EntryKind::Message) continue;
     say("[" + format_time(e.message.server_time_ms, true) + "] " + name(e.message.sender_uid) +
@@ -200,15 +205,31 @@ bool Chat::handle_line(const std::string& line) {
   return true;
 }
 
-// Polls stdin so a kick can end the loop without waiting for Enter.
+// Reads stdin itself (not std::cin: its buffer would hide lines from poll) and polls, so a
+// kick can end the loop without waiting for Enter.
 bool Chat::read_line(std::string* line) {
-  while (!kicked_) {
+  for (;;) {
+    if (size_t nl = input_.find('\n'); nl != std::string::npos) {
+      *line = input_.substr(0, nl);
+      input_.erase(0, nl + 1);
+      return true;
+    }
+    if (input_eof_ || kicked_) {
+      *line = std::exchange(input_, {});
+      return !line->empty() && !kicked_;
+    }
     pollfd p{STDIN_FILENO, POLLIN, 0};
     int n = ::poll(&p, 1, 200);
     if (n < 0 && errno != EINTR) return false;
-    if (n > 0) return static_cast<bool>(std::getline(std::cin, *line));
+    if (n <= 0) continue;
+    char buf[4096];
+    ssize_t got = ::read(STDIN_FILENO, buf, sizeof(buf));
+    if (got <= 0) {
+      input_eof_ = true;
+    } else {
+      input_.append(buf, static_cast<size_t>(got));
+    }
   }
-  return false;
 }
 
 int Chat::run() {

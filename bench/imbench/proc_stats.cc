@@ -1,0 +1,75 @@
+// proc_stats.cc - /proc parsing. comm (field 2) may contain spaces and parentheses, so the
+// fields are counted from the last ')'.
+#include "bench/imbench/proc_stats.h"
+
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+namespace im::bench {
+
+namespace {
+
+uint64_t timeval_us(const timeval& tv) {
+  return uint64_t(tv.tv_sec) * 1'000'000 + uint64_t(tv.tv_usec);
+}
+
+bool read_cpu(pid_t pid, uint64_t* cpu_us) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  if (!std::getline(in, line)) return false;
+  size_t paren = line.rfind(')');
+  if (paren == std::string::npos) return false;
+  std::istringstream fields(line.substr(paren + 2));
+  std::string field;
+  uint64_t utime = 0, stime = 0;
+  // After ')': field 3 is state; utime is field 14, stime field 15.
+  for (int index = 3; index <= 15 && fields >> field; ++index) {
+    if (index == 14) utime = std::strtoull(field.c_str(), nullptr, 10);
+    if (index == 15) stime = std::strtoull(field.c_str(), nullptr, 10);
+  }
+  long ticks = sysconf(_SC_CLK_TCK);
+  *cpu_us = (utime + stime) * 1'000'000 / uint64_t(ticks > 0 ? ticks : 100);
+  return true;
+}
+
+bool read_rss(pid_t pid, uint64_t* rss_kb) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) {
+      *rss_kb = std::strtoull(line.c_str() + 6, nullptr, 10);
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+ProcSample sample_process(pid_t pid) {
+  ProcSample s;
+  if (pid <= 0) return s;
+  s.ok = read_cpu(pid, &s.cpu_us) && read_rss(pid, &s.rss_kb);
+  return s;
+}
+
+uint64_t self_cpu_us() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  return timeval_us(ru.ru_utime) + timeval_us(ru.ru_stime);
+}
+
+uint64_t children_cpu_us() {
+  rusage ru{};
+  getrusage(RUSAGE_CHILDREN, &ru);
+  return timeval_us(ru.ru_utime) + timeval_us(ru.ru_stime);
+}
+
+}  // namespace im::bench
