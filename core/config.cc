@@ -69,6 +69,10 @@ const std::array kFields = {
         "write backlog per connection before it is dropped as a slow consumer"},
   Field{"max_unacked_entries", &Config::max_unacked_entries, 1, 1000000, "entries",
         "pushed but unacknowledged entries per device"},
+  Field{"max_unacked_bytes", &Config::max_unacked_bytes, kKiB, kGiB, "bytes",
+        "bytes of pushed but unacknowledged entries per device"},
+  Field{"ack_timeout_ms", &Config::ack_timeout_ms, 100, kDayMs, "ms",
+        "a device with unacknowledged pushes and no ack for this long is disconnected"},
   Field{"max_connections", &Config::max_connections, 1, 1000000, "connections",
         "open client connections per process"},
   Field{"token_ttl_ms", &Config::token_ttl_ms, 1000, 366 * kDayMs, "ms",
@@ -352,6 +356,11 @@ bool check_config(const Config& c, std::string* error) {
   } else if (c.max_outbound_bytes < c.max_frame_bytes) {
     *error = "max_outbound_bytes (" + std::to_string(c.max_outbound_bytes) +
              ") must be at least max_frame_bytes (" + std::to_string(c.max_frame_bytes) + ")";
+  } else if (uint64_t(c.max_unacked_bytes) + 2ull * c.max_frame_bytes > c.max_outbound_bytes) {
+    // Pushes stop at max_unacked_bytes plus one page; results need room beside them.
+    *error = "max_unacked_bytes (" + std::to_string(c.max_unacked_bytes) +
+             ") plus two max_frame_bytes must fit in max_outbound_bytes (" +
+             std::to_string(c.max_outbound_bytes) + ")";
   } else {
     return true;
   }

@@ -34,6 +34,8 @@ struct Config {
   uint32_t idle_timeout_ms = 60000;     // no frame for this long closes the connection
   uint32_t max_outbound_bytes = 4u << 20;  // per-connection write backlog cap
   uint32_t max_unacked_entries = 2048;  // pushed but not yet acked, per device
+  uint32_t max_unacked_bytes = 1u << 20;  // bytes of pushes not yet acked, per device
+  uint32_t ack_timeout_ms = 30000;      // unacked pushes with no ack progress: disconnect
   uint32_t max_connections = 19000;     // per process
   uint64_t token_ttl_ms = 7ull * 24 * 3600 * 1000;
   uint64_t dedup_window_ms = 24ull * 3600 * 1000;

@@ -27,7 +27,7 @@ void ShardState::pump_device(UserMem& u, DeviceSession& d) {
   for (size_t pages = 0; pages < kMaxPagesPerPump; pages++) {
     uint64_t window_end = d.acked + cfg.max_unacked_entries;
     uint64_t end = std::min(u.durable_seq, window_end);
-    if (d.sent_up_to >= end) break;
+    if (d.sent_up_to >= end || d.unacked_bytes >= cfg.max_unacked_bytes) break;
     page.clear();
     uint64_t last = d.sent_up_to;
     size_t want = std::min<uint64_t>(end - d.sent_up_to, cfg.max_page_entries);
@@ -41,7 +41,11 @@ void ShardState::pump_device(UserMem& u, DeviceSession& d) {
       last = item.inbox_seq;
     });
     if (page.count() == 0) break;  // nothing readable (cannot happen for durable seqs)
+    size_t before = out.size();
     page.append_push(out);
+    if (d.unacked_frames.empty()) d.ack_wait_since_ms = mono_ms();
+    d.unacked_frames.emplace_back(last, uint32_t(out.size() - before));
+    d.unacked_bytes += out.size() - before;
     d.sent_up_to = last;
   }
   if (!out.empty()) worker_->send_frames(d.conn, std::move(out));
@@ -56,6 +60,13 @@ void ShardState::on_ack(EnvelopePtr e) {
     uint64_t seq = std::min(e->a, d.sent_up_to);
     if (seq > d.acked) {
       d.acked = seq;
+      size_t done = 0;
+      while (done < d.unacked_frames.size() && d.unacked_frames[done].first <= seq) {
+        d.unacked_bytes -= d.unacked_frames[done].second;
+        done++;
+      }
+      d.unacked_frames.erase(d.unacked_frames.begin(), d.unacked_frames.begin() + done);
+      d.ack_wait_since_ms = mono_ms();
       if (!d.ack_dirty) {
         d.ack_dirty = true;
         ack_dirty_uids_.push_back(u.uid);
@@ -79,6 +90,24 @@ void ShardState::write_dirty_acks() {
     }
   }
   ack_dirty_uids_.clear();
+}
+
+}  // namespace im::core
+
+namespace im::core {
+
+// A device that holds unacked pushes and has not acked anything for ack_timeout_ms does
+// not read (or is stuck): disconnect it. It loses nothing: it resumes from its cursor.
+void ShardState::check_ack_timeouts(int64_t now_ms) {
+  int64_t timeout = worker_->config().ack_timeout_ms;
+  for (auto& [uid, u] : users_) {
+    for (auto& d : u.devices) {
+      if (d.unacked_frames.empty() || now_ms - d.ack_wait_since_ms <= timeout) continue;
+      worker_->kick(d.conn, Code::SlowConsumer,
+                    "pushes not acknowledged within ack_timeout_ms; reconnect and resync");
+      d.ack_wait_since_ms = now_ms;  // kick once per timeout
+    }
+  }
 }
 
 }  // namespace im::core

@@ -72,6 +72,10 @@ void ShardState::reply(const Envelope& e, Code code, std::string_view reason) {
 }
 
 bool ShardState::refuse_writes(const Envelope& e) {
+  if (building().writes.ops() >= worker_->config().max_batch_ops) {
+    reply(e, Code::Overloaded, "too many writes waiting for this shard; retry shortly");
+    return true;
+  }
   if (failed_) {
     reply(e, Code::StorageFailed, "shard stopped after an I/O error; the server needs a restart");
     return true;
@@ -255,6 +259,7 @@ void ShardState::on_tick(int64_t now_ms) {
     int64_t cutoff = wall_ms() - int64_t(worker_->config().dedup_window_ms);
     building().writes.expire_dedup(cutoff, kDedupExpiryRows);
   }
+  check_ack_timeouts(now_ms);
   evict_if_over_cap();
 }
 

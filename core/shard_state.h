@@ -49,6 +49,11 @@ class ShardState {
     uint64_t acked = 0;       // highest inbox_seq the device acked
     bool ack_dirty = false;   // acked not yet written to the devices table
     uint8_t platform = 0;
+    uint64_t unacked_bytes = 0;  // bytes of pushed frames not yet covered by an ack
+    // (last seq, bytes) of each push frame not yet acked, oldest first: at most
+    // max_unacked_entries frames (each frame carries at least one entry).
+    std::vector<std::pair<uint64_t, uint32_t>> unacked_frames;
+    int64_t ack_wait_since_ms = 0;  // when the device last had nothing unacked or acked
   };
   struct UserMem {
     uint64_t uid = 0;
@@ -129,6 +134,7 @@ class ShardState {
   void pump(UserMem& u);
   void pump_device(UserMem& u, DeviceSession& d);
   void write_dirty_acks();
+  void check_ack_timeouts(int64_t now_ms);
 
   Worker* worker_;
   storage::Shard* shard_;

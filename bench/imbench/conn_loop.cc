@@ -68,8 +68,12 @@ void Conn::write(std::span<const uint8_t> frame) {
   }
 }
 
-void Conn::close() {
+void Conn::close(bool reset) {
   if (fd_ < 0) return;
+  if (reset) {
+    linger lg{1, 0};
+    setsockopt(fd_, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+  }
   epoll_ctl(loop_->epfd_, EPOLL_CTL_DEL, fd_, nullptr);
   ::close(fd_);
   fd_ = -1;
@@ -94,13 +98,12 @@ Loop::~Loop() {
   ::close(epfd_);
 }
 
-int Loop::run_once(int64_t timeout_ns) {
+int Loop::poll(int64_t timeout_ns) {
   epoll_event events[kMaxEvents];
   if (timeout_ns < 0) timeout_ns = 0;
   timespec ts{time_t(timeout_ns / 1'000'000'000), long(timeout_ns % 1'000'000'000)};
   int n = epoll_pwait2(epfd_, events, kMaxEvents, &ts, nullptr);
   for (int i = 0; i < n; ++i) handle(*static_cast<Conn*>(events[i].data.ptr), events[i].events);
-  flush();
   return n < 0 ? 0 : n;
 }
 

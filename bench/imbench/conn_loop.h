@@ -50,8 +50,9 @@ class Conn {
                const sockaddr_in* source);
   // Queues [length][bytes]; sent at the end of the loop turn.
   void write(std::span<const uint8_t> frame);
-  // Closes now without calling on_closed.
-  void close();
+  // Closes now without calling on_closed. reset: send RST instead of FIN, so this side
+  // keeps no TIME_WAIT port (login storms would run out of ephemeral ports).
+  void close(bool reset = false);
   bool open() const { return fd_ >= 0; }
   bool connected() const { return fd_ >= 0 && !connecting_; }
 
@@ -80,10 +81,10 @@ class Loop {
   Loop(const Loop&) = delete;
   Loop& operator=(const Loop&) = delete;
 
-  // Waits up to timeout_ns for events, handles them, then flushes every written
-  // connection. Returns the number of events handled.
-  int run_once(int64_t timeout_ns);
-  // Sends what was written so far (also done at the end of run_once).
+  // Waits up to timeout_ns for events and handles them. Returns the number handled.
+  // Frames written meanwhile stay queued until flush(): call it once per loop turn.
+  int poll(int64_t timeout_ns);
+  // Sends what every connection was given since the last flush, one send() each.
   void flush();
   const LoopStats& stats() const { return stats_; }
 

@@ -4,6 +4,7 @@
 // One per thread; merge() adds another thread's counts at the end of a run.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <vector>
 

@@ -24,6 +24,7 @@ struct SentMessage {
   uint64_t n = 0;  // the sender's send counter: its messages must appear in n order
   std::string text;
   client::SendReceipt receipt;
+  int64_t answered_ms = 0;  // wall clock when the SendResult arrived
 };
 
 // A user's whole inbox as the server returns it; entries[i].inbox_seq == i + 1.

@@ -35,7 +35,7 @@ using client::InboxEntry;
 using client::steady_now_ms;
 
 // Every bound of the test, in one place.
-constexpr int kKillsUnderLoad = 22;        // SIGKILLs while the senders run
+constexpr int kKillsUnderLoad = 30;        // SIGKILLs while the senders run
 constexpr int kKillsAtRest = 1;            // and one more once they are done
 constexpr uint32_t kKillDelayMinMs = 100;  // after the restarted server answered a send
 constexpr uint32_t kKillDelayMaxMs = 400;
@@ -113,7 +113,7 @@ client::ClientOptions online_options(OnlineUser* user) {
   o.request_timeout_ms = 5000;
   o.reconnect_min_ms = 20;  // the server is back in ~0.2 s; keep the backoff near that
   o.reconnect_max_ms = 300;
-  o.send_deadline_ms = 10000;
+  o.send_deadline_ms = 1500;  // short, so the test's own resend path runs too
   o.on_entry = [user](const InboxEntry& e) {
     std::lock_guard lock(user->mu);
     user->delivered.push_back(e);
@@ -137,10 +137,16 @@ void run_sender(Sender* s, Client* c, const std::vector<uint64_t>& peers, uint64
       auto r = c->send_text_with_id(m.to_uid, m.client_msg_id, m.text);
       if (r.ok()) {
         m.receipt = r.value();
+        m.answered_ms = client::unix_now_ms();
         break;
       }
       if (!client::status_is_retryable(r.code()) || steady_now_ms() > ctl->deadline_ms) {
-        s->failure = "\"" + m.text + "\" got no SendResult: " + r.status().to_string();
+        client::ClientStats st = c->stats();
+        s->failure = "\"" + m.text + "\" got no SendResult: " + r.status().to_string() +
+                     " (client " + client::state_name(c->state()) +
+                     ", last error: " + c->last_error().to_string() +
+                     ", reconnects=" + std::to_string(st.reconnects) +
+                     ", test resends so far=" + std::to_string(s->test_resends) + ")";
         ctl->abort.store(true);
         return;
       }
@@ -191,11 +197,13 @@ class OneToOneCrashTest : public ::testing::Test {
   void register_and_log_in();
   void kill_and_restart();
   void wait_for_convergence(const std::map<uint64_t, InboxCopy>& inboxes);
+  bool spans_kill(const SentMessage& m) const;
 
   uint64_t seed_ = 0;
   std::unique_ptr<testing::TestServer> server_;
   std::vector<std::unique_ptr<OnlineUser>> users_;
   int kills_ = 0;
+  std::vector<int64_t> kill_wall_ms_;
 };
 
 void OneToOneCrashTest::register_and_log_in() {
@@ -220,6 +228,7 @@ void OneToOneCrashTest::kill_and_restart() {
   ASSERT_TRUE(server_->running()) << "imserver died on its own before kill " << kills_ + 1
                                   << " (wait status " << server_->last_wait_status() << ")";
   server_->kill();
+  kill_wall_ms_.push_back(client::unix_now_ms());
   int status = server_->last_wait_status();
   ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)
       << "kill " << kills_ + 1 << ": wait status " << status;
@@ -239,6 +248,16 @@ void OneToOneCrashTest::wait_for_convergence(const std::map<uint64_t, InboxCopy>
         << client::state_name(u->client->state())
         << ", last error: " << u->client->last_error().to_string() << ")";
   }
+}
+
+// The message got its msg_id (receiver's shard) before a kill and its result after it.
+// With duplicate=false that is the window section 4 worries about: the receiver's copy was
+// durable, the sender's was not, and the resend had to reuse the receiver's copy.
+bool OneToOneCrashTest::spans_kill(const SentMessage& m) const {
+  for (int64_t k : kill_wall_ms_) {
+    if (m.receipt.server_time_ms < k && k < m.answered_ms) return true;
+  }
+  return false;
 }
 
 TEST_F(OneToOneCrashTest, SigkillDuringLoadLosesNothingAndStoresNothingTwice) {
@@ -292,11 +311,12 @@ TEST_F(OneToOneCrashTest, SigkillDuringLoadLosesNothingAndStoresNothingTwice) {
   for (int k = 0; k < kKillsAtRest; k++) ASSERT_NO_FATAL_FAILURE(kill_and_restart());
 
   std::vector<SentMessage> sent;
-  uint64_t resends = 0, duplicates = 0, test_resends = 0;
+  uint64_t resends = 0, duplicates = 0, test_resends = 0, split_by_kill = 0;
   for (const Sender& s : senders) {
     for (const SentMessage& m : s.sent) {
       resends += m.receipt.attempts > 1 ? 1 : 0;
       duplicates += m.receipt.duplicate ? 1 : 0;
+      split_by_kill += !m.receipt.duplicate && spans_kill(m) ? 1 : 0;
       sent.push_back(m);
     }
     test_resends += s.test_resends;
@@ -322,11 +342,12 @@ TEST_F(OneToOneCrashTest, SigkillDuringLoadLosesNothingAndStoresNothingTwice) {
                                << server_->last_wait_status() << " " << server_->error();
   std::printf(
       "[crash] seed=%llu kills=%d messages=%zu resent_by_sdk=%llu resent_by_test=%llu "
-      "duplicates_answered=%llu pushes_dropped_as_duplicate=%llu "
+      "duplicates_answered=%llu split_by_kill=%llu pushes_dropped_as_duplicate=%llu "
       "opposite_direction_reorders=%llu elapsed_ms=%lld\n",
       static_cast<unsigned long long>(seed_), kills_, sent.size(),
       static_cast<unsigned long long>(resends), static_cast<unsigned long long>(test_resends),
-      static_cast<unsigned long long>(duplicates), static_cast<unsigned long long>(redelivered),
+      static_cast<unsigned long long>(duplicates), static_cast<unsigned long long>(split_by_kill),
+      static_cast<unsigned long long>(redelivered),
       static_cast<unsigned long long>(counts.conversation_reorders),
       static_cast<long long>(steady_now_ms() - started_ms));
 }

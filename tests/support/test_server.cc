@@ -12,8 +12,11 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <condition_variable>
 #include <cstdlib>
 #include <fstream>
+#include <functional>
+#include <mutex>
 #include <random>
 #include <sstream>
 #include <thread>
@@ -44,6 +47,47 @@ bool port_free(uint16_t port) {
   ::close(fd);
   return ok;
 }
+
+// PR_SET_PDEATHSIG fires when the *thread* that forked exits, not the process. So every
+// fork happens on one helper thread that lives as long as the process: start()/restart()
+// may then be called from short-lived threads (e.g. "restart the server in 500 ms").
+class ForkThread {
+ public:
+  static pid_t run(const std::function<pid_t()>& fork_fn) {
+    static ForkThread* instance = new ForkThread();  // never destroyed: outlives every test
+    return instance->submit(fork_fn);
+  }
+
+ private:
+  ForkThread() {
+    std::thread([this] { loop(); }).detach();
+  }
+  pid_t submit(const std::function<pid_t()>& fork_fn) {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [&] { return job_ == nullptr; });
+    job_ = &fork_fn;
+    done_ = false;
+    cv_.notify_all();
+    cv_.wait(lock, [&] { return done_; });
+    job_ = nullptr;
+    cv_.notify_all();
+    return result_;
+  }
+  void loop() {
+    std::unique_lock lock(mu_);
+    for (;;) {
+      cv_.wait(lock, [&] { return job_ != nullptr && !done_; });
+      result_ = (*job_)();
+      done_ = true;
+      cv_.notify_all();
+    }
+  }
+  std::mutex mu_;
+  std::condition_variable cv_;
+  const std::function<pid_t()>* job_ = nullptr;
+  bool done_ = false;
+  pid_t result_ = -1;
+};
 
 int remove_entry(const char* path, const struct stat*, int, struct FTW*) {
   return ::remove(path);
@@ -142,15 +186,18 @@ bool TestServer::spawn() {
   ssize_t n = ::write(log_fd, banner.data(), banner.size());
   (void)n;
   pid_t parent = ::getpid();
-  pid_t pid = ::fork();
-  if (pid == 0) {                        // child: only async-signal-safe calls until exec
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // the server dies with a crashed test
-    if (::getppid() != parent) ::_exit(127);
-    ::dup2(log_fd, STDOUT_FILENO);
-    ::dup2(log_fd, STDERR_FILENO);
-    ::execv(c_args[0], c_args.data());
-    ::_exit(127);
-  }
+  pid_t pid = ForkThread::run([&]() -> pid_t {
+    pid_t child = ::fork();
+    if (child == 0) {                      // only async-signal-safe calls until exec
+      ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // the server dies with a crashed test process
+      if (::getppid() != parent) ::_exit(127);
+      ::dup2(log_fd, STDOUT_FILENO);
+      ::dup2(log_fd, STDERR_FILENO);
+      ::execv(c_args[0], c_args.data());
+      ::_exit(127);
+    }
+    return child;
+  });
   ::close(log_fd);
   if (pid < 0) {
     error_ = "fork failed";

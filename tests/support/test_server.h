@@ -4,7 +4,9 @@
 // SIGTERM and waits, kill() SIGKILLs (a crash), restart() starts again on the same data
 // directory and ports. The destructor kills the server and removes the directory.
 // The server's stdout/stderr go to log_path(); a failed start() puts its tail in error().
-// Used from the test's thread only.
+// One TestServer is used by one thread at a time; start()/restart() may be called from
+// any thread (forks happen on a process-lifetime helper thread, see test_server.cc).
+// The server gets SIGKILL if the test process dies (PR_SET_PDEATHSIG).
 #pragma once
 
 #include <sys/types.h>

@@ -1,0 +1,65 @@
+// options.cc - CLI11 definitions of the flags in options.h.
+#include "bench/imbench/options.h"
+
+#include <CLI/CLI.hpp>
+
+namespace im::bench {
+
+bool parse_options(int argc, char** argv, Options* o, int* exit_code) {
+  CLI::App app{"imbench - load generator and correctness checker for imserver"};
+  app.add_option("workload", o->workload, "chat-1to1 | connections | login-storm | history")
+      ->required()
+      ->check(CLI::IsMember({"chat-1to1", "connections", "login-storm", "history"}));
+  app.add_option("--server", o->server, "HOST:PORT of the server");
+  app.add_option("--server-pid", o->server_pid, "server pid: sample its CPU and RSS from /proc");
+  app.add_option("--threads", o->threads, "event-loop threads")->check(CLI::Range(1, 64));
+  app.add_option("--pairs", o->pairs, "chat-1to1/history: pairs of users")
+      ->check(CLI::Range(1, 1000000));
+  app.add_option("--messages", o->messages, "chat-1to1/history: messages per user")
+      ->check(CLI::Range(1, 100000000));
+  app.add_option("--window", o->window, "unacknowledged sends per sender (closed loop)")
+      ->check(CLI::Range(1, 4096));
+  app.add_option("--payload", o->payload_bytes, "message text bytes (>= 16)")
+      ->check(CLI::Range(16, 16384));
+  app.add_option("--rate", o->rate, "open loop: total sends per second (0 = closed loop)")
+      ->check(CLI::Range(0.0, 1e8));
+  app.add_option("--connections", o->connections, "connections: connections to hold")
+      ->check(CLI::Range(1, 10000000));
+  app.add_option("--devices-per-user", o->devices_per_user, "connections: devices per user")
+      ->check(CLI::Range(1, 32));
+  app.add_option("--duration", o->duration_s, "seconds to hold / to run the storm")
+      ->check(CLI::Range(0.0, 86400.0));
+  app.add_option("--heartbeat", o->heartbeat_s, "seconds between pings of held connections")
+      ->check(CLI::Range(0.1, 3600.0));
+  app.add_option("--procs", o->procs, "connections: processes to split the load over")
+      ->check(CLI::Range(1, 64));
+  app.add_option("--users", o->users, "login-storm: distinct users")->check(CLI::Range(1, 100000));
+  app.add_option("--concurrency", o->concurrency, "login-storm/history: requests in flight")
+      ->check(CLI::Range(1, 100000));
+  app.add_option("--page", o->page_entries, "history: entries per page")
+      ->check(CLI::Range(1, 200));
+  app.add_flag("!--no-setup", o->setup, "do not register users (they must exist)");
+  app.add_option("--user-prefix", o->user_prefix, "username prefix");
+  app.add_option("--password", o->password, "password of the bench users");
+  app.add_option("--source-addrs", o->source_addrs, "local IPv4 addresses to connect from")
+      ->delimiter(',');
+  app.add_flag("--spread-sources", o->spread_sources,
+               "connect from 127.0.0.2, 127.0.0.3, ... (more than 64k connections)");
+  app.add_option("--timeout", o->timeout_s, "hard bound of each phase, seconds");
+  app.add_option("--drain-timeout", o->drain_timeout_s,
+                 "seconds to wait for missing deliveries after the last send result");
+  app.add_option("--json", o->json_path, "write the full result (with histograms) here");
+  app.add_flag("!--no-progress", o->progress, "no live progress on stderr");
+  app.add_option("--proc-index", o->proc_index)->group("");
+  app.add_option("--result-fd", o->result_fd)->group("");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    *exit_code = app.exit(e);
+    if (*exit_code != 0) *exit_code = 2;
+    return false;
+  }
+  return true;
+}
+
+}  // namespace im::bench

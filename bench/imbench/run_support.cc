@@ -1,0 +1,76 @@
+// run_support.cc - progress line, fd limit, source addresses.
+#include "bench/imbench/run_support.h"
+
+#include <arpa/inet.h>
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <cstdio>
+
+#include "bench/imbench/conn_loop.h"
+
+namespace im::bench {
+
+CounterTotals sum_counters(const std::vector<ThreadCounters>& counters) {
+  CounterTotals t;
+  for (const ThreadCounters& c : counters) {
+    t.sent += c.sent.load(std::memory_order_relaxed);
+    t.acked += c.acked.load(std::memory_order_relaxed);
+    t.acked_ok += c.acked_ok.load(std::memory_order_relaxed);
+    t.delivered += c.delivered.load(std::memory_order_relaxed);
+    t.errors += c.errors.load(std::memory_order_relaxed);
+    t.ready += c.ready.load(std::memory_order_acquire);
+    t.failed += c.failed.load(std::memory_order_acquire);
+    t.closed += c.closed.load(std::memory_order_relaxed);
+    t.p99_us = std::max<uint64_t>(t.p99_us, c.p99_us.load(std::memory_order_relaxed));
+  }
+  return t;
+}
+
+void print_progress(const char* phase, double elapsed_s, const CounterTotals& t) {
+  std::fprintf(stderr,
+               "[%6.1fs] %s ready=%lu failed=%lu sent=%lu acked=%lu delivered=%lu errors=%lu "
+               "p99_us=%lu\n",
+               elapsed_s, phase, (unsigned long)t.ready, (unsigned long)t.failed,
+               (unsigned long)t.sent, (unsigned long)t.acked, (unsigned long)t.delivered,
+               (unsigned long)t.errors, (unsigned long)t.p99_us);
+}
+
+uint64_t raise_fd_limit() {
+  rlimit rl{};
+  getrlimit(RLIMIT_NOFILE, &rl);
+  rl.rlim_cur = rl.rlim_max;
+  setrlimit(RLIMIT_NOFILE, &rl);
+  getrlimit(RLIMIT_NOFILE, &rl);
+  return rl.rlim_cur;
+}
+
+bool SourceAddrs::init(const Options& o, std::string* error) {
+  for (const std::string& text : o.source_addrs) {
+    sockaddr_in addr;
+    if (!parse_ipv4(text, &addr)) {
+      *error = "bad --source-addrs entry: " + text;
+      return false;
+    }
+    addrs_.push_back(addr);
+  }
+  if (o.spread_sources && addrs_.empty()) {
+    // 127.0.0.2 .. 127.0.0.254, then 127.0.1.1 ...: enough for millions of connections.
+    constexpr uint32_t kCount = 4096;
+    for (uint32_t i = 0; i < kCount; ++i) {
+      sockaddr_in addr{};
+      addr.sin_family = AF_INET;
+      uint32_t host = (127u << 24) | ((i / 250) << 8) | (2 + i % 250);
+      addr.sin_addr.s_addr = htonl(host);
+      addrs_.push_back(addr);
+    }
+  }
+  return true;
+}
+
+const sockaddr_in* SourceAddrs::for_connection(uint64_t index) const {
+  if (addrs_.empty()) return nullptr;
+  return &addrs_[index % addrs_.size()];
+}
+
+}  // namespace im::bench
