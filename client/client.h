@@ -263,7 +263,9 @@ class Client {
   InboxTracker tracker_;
   flatbuffers::FlatBufferBuilder fbb_{1024};
   bool syncing_ = false;
-  int64_t sync_retry_ms_ = 0;  // steady clock; 0 = none
+  uint64_t catchup_head_ = 0;     // LoginOk.inbox_head_seq still to reach; 0 = none
+  int64_t catchup_check_ms_ = 0;  // steady clock: Sync if no progress by then
+  int64_t sync_retry_ms_ = 0;     // steady clock; 0 = none
   uint32_t backoff_ms_ = 0;
   int64_t next_reconnect_ms_ = 0;  // steady clock
   bool use_password_next_ = false;

@@ -18,6 +18,10 @@ namespace {
 
 constexpr int kMaxPollMs = 1000;
 constexpr int64_t kSyncRetryMs = 1000;
+// After login with a known cursor below the server's head, the server normally pushes the
+// backlog by itself (from our cursor). Only when no entry arrives for this long, and we are
+// still behind, does a Sync fetch it (the server's cursor for the device was ahead of ours).
+constexpr int64_t kCatchupGraceMs = 1000;
 
 bool kick_allows_reconnect(Code code) {
   return code == Code::SlowConsumer || code == Code::ServerShutdown || code == Code::IdleTimeout ||
@@ -61,6 +65,7 @@ int Client::next_timeout_ms(int64_t now_ms) {
     next = std::min<int64_t>(next, last_write_ms_.load() + options_.ping_interval_ms);
   }
   if (sync_retry_ms_ > 0) next = std::min(next, sync_retry_ms_);
+  if (catchup_head_ > 0) next = std::min(next, catchup_check_ms_);
   {
     std::lock_guard lock(mu_);
     int64_t deadline = pending_.next_deadline_ms();
@@ -188,7 +193,7 @@ void Client::handle_internal(const PendingRequest& request, const ReceivedFrame&
   }
 }
 
-// Returns true when a Sync must follow (the app's cursor is behind the server's head).
+// Returns true when a Sync must follow right away (never, today: see kCatchupGraceMs).
 bool Client::apply_login_locked(const LoginInfo& info) {
   uid_ = info.uid;
   username_ = info.username;
@@ -199,7 +204,12 @@ bool Client::apply_login_locked(const LoginInfo& info) {
   tracker_.on_login();
   backoff_ms_ = 0;
   use_password_next_ = false;
-  return options_.receive_entries && tracker_.behind(info.inbox_head_seq);
+  catchup_head_ = 0;
+  if (options_.receive_entries && tracker_.behind(info.inbox_head_seq)) {
+    catchup_head_ = info.inbox_head_seq;
+    catchup_check_ms_ = steady_now_ms() + kCatchupGraceMs;
+  }
+  return false;
 }
 
 void Client::handle_relogin(const ReceivedFrame& frame) {
@@ -289,6 +299,10 @@ bool Client::deliver_one(InboxEntry& entry) {
   if (options_.on_entry) options_.on_entry(entry);
   tracker_.accept(entry.inbox_seq);
   cursor_.store(tracker_.cursor(), std::memory_order_release);
+  if (catchup_head_ > 0) {
+    if (tracker_.cursor() >= catchup_head_) catchup_head_ = 0;
+    catchup_check_ms_ = steady_now_ms() + kCatchupGraceMs;  // progress: keep waiting
+  }
   return true;
 }
 
@@ -359,6 +373,10 @@ void Client::run_timers(int64_t now_ms) {
                        " within " + std::to_string(options_.request_timeout_ms) + " ms";
     return drop_connection(error_status(kTimeout, what));
   }
+  if (catchup_head_ > 0 && now_ms >= catchup_check_ms_) {  // still behind, no progress
+    catchup_head_ = 0;
+    start_sync();
+  }
   if (sync_retry_ms_ > 0 && now_ms >= sync_retry_ms_) {
     sync_retry_ms_ = 0;
     start_sync();
@@ -399,6 +417,7 @@ void Client::drop_connection(const Status& why) {
   }
   syncing_ = false;
   sync_retry_ms_ = 0;
+  catchup_head_ = 0;
   if (next == ConnectionState::Reconnecting) schedule_reconnect();
   flush_state_events();
 }

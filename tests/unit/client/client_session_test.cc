@@ -144,6 +144,26 @@ TEST(ClientSession, KnownCursorBehindTheHeadSyncsAfterLogin) {
   EXPECT_EQ(seqs(collect(client, 2)), (std::vector<uint64_t>{6, 7}));
 }
 
+TEST(ClientSession, BacklogPushedAfterLoginNeedsNoSync) {
+  FakeServer server([](FakeConn& conn, const proto::Frame& frame) {
+    if (frame.body_type() == proto::Body::Hello) {
+      conn.send(login_ok_frame(frame.req_id(), kMe, "alice", "tok", 7));
+      conn.send(push_frame({simple_entry(6), simple_entry(7)}));  // the server's catch-up
+      return;
+    }
+    answer_defaults(conn, frame);
+  });
+  ClientOptions options = fast_options();
+  options.inbox_seq = 5;
+  Client client(options);
+  ASSERT_TRUE(client.connect("127.0.0.1", server.port()).ok());
+  ASSERT_TRUE(client.login_password("alice", "password1").ok());
+  EXPECT_EQ(seqs(collect(client, 2)), (std::vector<uint64_t>{6, 7}));
+  std::this_thread::sleep_for(std::chrono::milliseconds(1300));
+  EXPECT_EQ(client.stats().syncs_sent, 0u);
+  EXPECT_TRUE(server.frames_of(proto::Body::Sync).empty());
+}
+
 TEST(ClientSession, SendIsResentWithTheSameClientMsgIdAfterReconnect) {
   std::atomic<int> sends{0};
   FakeServer server([&](FakeConn& conn, const proto::Frame& frame) {

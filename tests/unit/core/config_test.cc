@@ -204,8 +204,10 @@ max_text_bytes = 100
 max_page_entries = 7
 default_page_entries = 6
 idle_timeout_ms = 1000
-max_outbound_bytes = 4096
+max_outbound_bytes = 8192
 max_unacked_entries = 9
+max_unacked_bytes = 2048
+ack_timeout_ms = 1500
 max_connections = 10
 token_ttl_ms = 11000
 dedup_window_ms = 12000
@@ -246,9 +248,13 @@ log_level = "error"
                               "--idle-timeout-ms",
                               "1000",
                               "--max-outbound-bytes",
-                              "4096",
+                              "8192",
                               "--max-unacked-entries",
                               "9",
+                              "--max-unacked-bytes",
+                              "2048",
+                              "--ack-timeout-ms",
+                              "1500",
                               "--max-connections",
                               "10",
                               "--token-ttl-ms",
@@ -280,7 +286,9 @@ log_level = "error"
     EXPECT_EQ(c->max_page_entries, 7u);
     EXPECT_EQ(c->default_page_entries, 6u);
     EXPECT_EQ(c->idle_timeout_ms, 1000u);
-    EXPECT_EQ(c->max_outbound_bytes, 4096u);
+    EXPECT_EQ(c->max_outbound_bytes, 8192u);
+    EXPECT_EQ(c->max_unacked_bytes, 2048u);
+    EXPECT_EQ(c->ack_timeout_ms, 1500u);
     EXPECT_EQ(c->max_unacked_entries, 9u);
     EXPECT_EQ(c->max_connections, 10u);
     EXPECT_EQ(c->token_ttl_ms, 11000u);
