@@ -29,10 +29,10 @@ uint64_t Histogram::bucket_high(size_t i) {
   return ((uint64_t(i) - kSub * shift + 1) << shift) - 1;
 }
 
-void Histogram::record(uint64_t v) {
-  ++counts_[bucket_of(v)];
-  ++count_;
-  sum_ += v;
+void Histogram::record_n(uint64_t v, uint64_t n) {
+  counts_[bucket_of(v)] += n;
+  count_ += n;
+  sum_ += v * n;
   min_ = std::min(min_, v);
   max_ = std::max(max_, v);
 }

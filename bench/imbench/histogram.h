@@ -19,7 +19,8 @@ class Histogram {
 
   Histogram() : counts_(kBuckets, 0) {}
 
-  void record(uint64_t value_us);
+  void record(uint64_t value_us) { record_n(value_us, 1); }
+  void record_n(uint64_t value_us, uint64_t count);
   void merge(const Histogram& other);
   void reset();
 
