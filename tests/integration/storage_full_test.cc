@@ -1,0 +1,49 @@
+// storage_full_test.cc - a full store refuses writes with StorageFull (retryable) and
+// keeps reads and logins working; nothing acknowledged is lost.
+#include "tests/integration/fixtures.h"
+
+namespace im_it {
+namespace {
+
+TEST(StorageFull, FullMapRefusesWritesButKeepsReadsAndLogins) {
+  // 1 MiB per shard, no growth: a few dozen large messages fill the receiver's shard.
+  TestServer server({"--map-bytes", "1048576", "--max-map-bytes", "1048576"});
+  ASSERT_TRUE(server.start()) << server.error();
+  register_user(server, "alice");
+  uint64_t bob_uid = register_user(server, "bob");
+  auto alice = login(server, "alice", "phone");
+  const std::string text(15000, 'f');
+  std::vector<uint64_t> acknowledged;
+  Code refused = Code::Ok;
+  for (int i = 0; i < 400; i++) {
+    auto r = alice->send_text_once(bob_uid, 1000 + i, text);
+    if (!r.ok()) {
+      refused = r.status().code;
+      break;
+    }
+    acknowledged.push_back(r.value().msg_id);
+  }
+  EXPECT_EQ(refused, Code::StorageFull);
+  ASSERT_FALSE(acknowledged.empty());
+  // Logins and reads keep working.
+  auto bob = login(server, "bob", "phone");
+  auto inbox = whole_inbox(*bob);
+  ASSERT_GE(inbox.size(), acknowledged.size());
+  for (size_t i = 0; i < acknowledged.size(); i++) {
+    EXPECT_EQ(inbox[i].message.msg_id, acknowledged[i]) << "every acknowledged message is there";
+  }
+  auto h = alice->history(bob_uid, 0, 0, 10);
+  EXPECT_TRUE(h.ok()) << h.status().reason;
+  EXPECT_TRUE(bob->ping().ok());
+  // After a restart the acknowledged messages are all still there.
+  ASSERT_TRUE(server.restart()) << server.error();
+  auto bob2 = login(server, "bob", "laptop");
+  auto again = whole_inbox(*bob2);
+  ASSERT_GE(again.size(), acknowledged.size());
+  for (size_t i = 0; i < acknowledged.size(); i++) {
+    EXPECT_EQ(again[i].message.msg_id, acknowledged[i]);
+  }
+}
+
+}  // namespace
+}  // namespace im_it
