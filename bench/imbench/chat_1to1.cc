@@ -514,6 +514,8 @@ int run_chat_1to1(const Options& o, Report* report) {
     double server_cpu_us = double(server1.cpu_us - server0.cpu_us);
     r.add("server_cpu_pct", wall_us > 0 ? 100.0 * server_cpu_us / wall_us : 0.0);
     r.add("server_cpu_us_per_msg", c.delivered ? server_cpu_us / double(c.delivered) : 0.0);
+    double server_sys_us = double(server1.sys_us - server0.sys_us);
+    r.add("server_sys_pct_of_cpu", server_cpu_us > 0 ? 100.0 * server_sys_us / server_cpu_us : 0.0);
     r.add("server_rss_kb", server1.rss_kb);
   } else {
     r.add("server_cpu_us_per_msg", std::string("unknown"));

@@ -20,7 +20,7 @@ uint64_t timeval_us(const timeval& tv) {
   return uint64_t(tv.tv_sec) * 1'000'000 + uint64_t(tv.tv_usec);
 }
 
-bool read_cpu(pid_t pid, uint64_t* cpu_us) {
+bool read_cpu(pid_t pid, uint64_t* cpu_us, uint64_t* sys_us) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
   std::string line;
   if (!std::getline(in, line)) return false;
@@ -35,7 +35,9 @@ bool read_cpu(pid_t pid, uint64_t* cpu_us) {
     if (index == 15) stime = std::strtoull(field.c_str(), nullptr, 10);
   }
   long ticks = sysconf(_SC_CLK_TCK);
-  *cpu_us = (utime + stime) * 1'000'000 / uint64_t(ticks > 0 ? ticks : 100);
+  uint64_t hz = uint64_t(ticks > 0 ? ticks : 100);
+  *cpu_us = (utime + stime) * 1'000'000 / hz;
+  *sys_us = stime * 1'000'000 / hz;
   return true;
 }
 
@@ -56,7 +58,7 @@ bool read_rss(pid_t pid, uint64_t* rss_kb) {
 ProcSample sample_process(pid_t pid) {
   ProcSample s;
   if (pid <= 0) return s;
-  s.ok = read_cpu(pid, &s.cpu_us) && read_rss(pid, &s.rss_kb);
+  s.ok = read_cpu(pid, &s.cpu_us, &s.sys_us) && read_rss(pid, &s.rss_kb);
   return s;
 }
 

@@ -12,6 +12,7 @@ namespace im::bench {
 struct ProcSample {
   bool ok = false;
   uint64_t cpu_us = 0;  // utime + stime
+  uint64_t sys_us = 0;  // stime alone: time in the kernel (syscalls, TCP)
   uint64_t rss_kb = 0;  // VmRSS
 };
 
