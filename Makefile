@@ -27,3 +27,8 @@ format:
 
 clean:
 	rm -rf build
+
+# The standard benchmark suite on this machine; writes docs/performance.md.
+.PHONY: bench
+bench: build
+	bench/run-bench.sh $(BUILD_DIR) docs/performance.md

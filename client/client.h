@@ -70,8 +70,9 @@ struct ClientOptions {
   // The highest inbox_seq the app already stored (persist inbox_cursor() across runs);
   // 0 = unknown: trust the server's cursor for this device id.
   uint64_t inbox_seq = 0;
-  // false: a send-only client (scripts, bots, load generators). Pushes are ignored, never
-  // acked and never synced, so this device id's cursor does not move.
+  // false: a send-only client (scripts, bots, load generators). Pushed entries are acked
+  // unseen (the server would otherwise stop pushing and kick the device as SlowConsumer after
+  // its ack timeout) and never delivered; nothing is synced. Use a device id of its own.
   bool receive_entries = true;
 
   uint32_t connect_timeout_ms = 5000;
@@ -207,6 +208,7 @@ class Client {
   void handle_sync_page(const ReceivedFrame& frame);
   void handle_kick(const im::proto::Kick& kick);
   bool apply_login_locked(const LoginInfo& info);
+  bool apply_caller_login_locked(const ReceivedFrame& frame);
   void deliver_entries(std::vector<InboxEntry>& entries, bool from_sync);
   bool deliver_one(InboxEntry& entry);
   void send_ack_if_due();

@@ -132,10 +132,14 @@ bool Client::handle_frame(std::vector<uint8_t>& bytes) {
       handle_answer(std::move(*frame));
       return true;
     case proto::Body::Push: {
-      if (!options_.receive_entries) return true;
       std::vector<InboxEntry> entries =
           decode_entry_blobs(frame->frame().body_as_Push()->entries());
-      deliver_entries(entries, false);
+      if (options_.receive_entries) {
+        deliver_entries(entries, false);
+      } else {
+        for (const InboxEntry& entry : entries) tracker_.accept(entry.inbox_seq);  // seen, not kept
+        cursor_.store(tracker_.cursor(), std::memory_order_release);
+      }
       send_ack_if_due();
       return true;
     }
@@ -147,10 +151,13 @@ bool Client::handle_frame(std::vector<uint8_t>& bytes) {
   }
 }
 
-// Matches a Result/Pong to its request. A caller's Hello is applied to the session here,
-// before the caller wakes, so pushes that follow LoginOk find the session ready.
+// Matches a Result/Pong to its request. Taking the request and completing its Waiter happen
+// under one lock hold (a caller that timed out may destroy its Waiter right after). A
+// caller's Hello is applied to the session here, before the caller wakes, so pushes that
+// follow LoginOk find the session ready.
 void Client::handle_answer(ReceivedFrame frame) {
   bool sync_after_login = false;
+  bool late_login = false;
   std::optional<PendingRequest> request;
   {
     std::lock_guard lock(mu_);
@@ -159,25 +166,31 @@ void Client::handle_answer(ReceivedFrame frame) {
       stats_.unmatched_results++;
       Status status = decode_status(frame.frame());
       if (frame.type() == proto::Body::Result && !status.ok()) connection_error_ = status;
-      return;
-    }
-    if (request->waiter != nullptr) {
-      if (request->type == proto::Body::Hello) {
-        Result<LoginInfo> login = decode_login_ok(frame.frame());
-        if (login.ok()) {
-          sync_after_login = apply_login_locked(login.value());
-        } else if (state_ == ConnectionState::LoggingIn) {
-          set_state_locked(ConnectionState::Connected, login.status());
-        }
-      }
+      const proto::Result* result = frame.frame().body_as_Result();
+      late_login = result != nullptr && result->data_type() == proto::ResultData::LoginOk;
+    } else if (request->waiter != nullptr) {
+      if (request->type == proto::Body::Hello) sync_after_login = apply_caller_login_locked(frame);
       request->waiter->frame = std::move(frame);
       request->waiter->done = true;
       request->waiter->cv.notify_one();
     }
   }
-  if (request->internal != InternalRequest::None) handle_internal(*request, frame);
+  if (late_login) {
+    // The caller gave up on this Hello, but the server logged the connection in: drop it,
+    // so the server and the app agree that this connection has no session.
+    return drop_connection(error_status(kTimeout, "LoginOk arrived after the login timed out"));
+  }
+  if (request && request->internal != InternalRequest::None) handle_internal(*request, frame);
   flush_state_events();
   if (sync_after_login) start_sync();
+}
+
+bool Client::apply_caller_login_locked(const ReceivedFrame& frame) {
+  Result<LoginInfo> login = decode_login_ok(frame.frame());
+  if (login.ok()) return apply_login_locked(login.value());
+  if (state_ == ConnectionState::LoggingIn)
+    set_state_locked(ConnectionState::Connected, login.status());
+  return false;
 }
 
 void Client::handle_internal(const PendingRequest& request, const ReceivedFrame& frame) {

@@ -75,6 +75,8 @@ const std::array kFields = {
         "a device with unacknowledged pushes and no ack for this long is disconnected"},
   Field{"max_connections", &Config::max_connections, 1, 1000000, "connections",
         "open client connections per process"},
+  Field{"max_group_members", &Config::max_group_members, 2, 1000000, "members",
+        "current members of one group"},
   Field{"token_ttl_ms", &Config::token_ttl_ms, 1000, 366 * kDayMs, "ms",
         "lifetime of a login token"},
   Field{"dedup_window_ms", &Config::dedup_window_ms, 1000, 366 * kDayMs, "ms",

@@ -37,6 +37,7 @@ struct Config {
   uint32_t max_unacked_bytes = 1u << 20;  // bytes of pushes not yet acked, per device
   uint32_t ack_timeout_ms = 30000;      // unacked pushes with no ack progress: disconnect
   uint32_t max_connections = 19000;     // per process
+  uint32_t max_group_members = 2000;    // current members of one group
   uint64_t token_ttl_ms = 7ull * 24 * 3600 * 1000;
   uint64_t dedup_window_ms = 24ull * 3600 * 1000;
   // internal queues

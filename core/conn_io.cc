@@ -167,6 +167,8 @@ void Worker::close_conn(uint32_t slot, const char* why) {
   LOG_DEBUG("closing connection %u: %s", slot, why);
   c.state = ConnState::Closing;
   if (c.logged_in) {
+    group_index_.remove_conn(c.uid, slot, c.gids);
+    std::vector<uint64_t>().swap(c.gids);
     auto e = make_envelope(Op::DeviceOffline);
     e->shard = storage::shard_of_uid(c.uid, shared_->shard_count);
     e->conn = ref_of(slot);

@@ -37,6 +37,7 @@ struct Connection {
   bool login_pending = false;
   uint64_t uid = 0;
   std::string device_id;
+  std::vector<uint64_t> gids;  // groups this connection is indexed under (group_index.h)
 
   size_t backlog_bytes() const { return out.size() + sending.size() - sending_offset; }
 };

@@ -30,15 +30,41 @@ enum class Op : uint8_t {
   Ack,             // uid device a=inbox_seq
   Sync,            // uid a=after_inbox_seq b=limit
   History,         // uid a=peer b=before c=after d=limit
-  Conversations,   // uid a=limit
   MarkRead,        // uid device a=peer b=up_to
   GetUsers,        // bytes = encoded list (see session.cc), a=gather id
   DeviceOffline,   // uid device
+  AppendReadEvent, // uid device a=gid b=read_group_seq: a group was read on another device
+  CreateGroup,     // uid text=name bytes=member uids (u64 each)
+  GroupManage,     // uid a=gid code=GroupAction b=target uid c=flag text=name text2=announcement
+                   // bytes=uid list (Invite)
+  GroupSend,       // uid bytes=verified GroupSend frame
+  GroupSync,       // uid a=gid b=after c=limit
+  GroupHistory,    // uid a=gid b=before c=after d=limit
+  GetGroup,        // uid a=gid
+  ListMembers,     // uid a=gid b=after_uid c=limit
+  GroupMarkRead,   // uid device a=gid b=up_to
+  GatherPart,      // uid a=gather id code=GatherKind: answer with ConnGatherPart
+  // ---- to every worker (from a group's owner) ----
+  GroupFanout,     // a=gid bytes=GroupPush frame (prefixed) for the local online members
+  GroupMembership, // a=gid bytes=joined uids (u64 each) text=left uids (u64 each, raw)
   // ---- to the owner of `conn` ----
   ConnFrames,      // bytes = one or more length-prefixed frames to write
   ConnLoginDone,   // uid bytes = LoginOk result frame (prefixed); text=username device
   ConnKick,        // code text=reason: send Kick, then close
   ConnUsersPart,   // a=gather id bytes = encoded partial user list
+  ConnGatherPart,  // a=gather id bytes = encoded part (see gather.h)
+};
+
+// GroupManage actions (Envelope::code).
+enum class GroupAction : uint16_t {
+  Invite, Remove, Quit, Dismiss, Update, Transfer, SetAdmin, MuteMember, MuteGroup,
+};
+
+// What a cross-shard gather collects (Envelope::code of GatherPart).
+enum class GatherKind : uint16_t {
+  UserGroups,     // the caller's current groups (gids) in each shard: the online index
+  GroupList,      // GroupSummary rows of the caller's groups: ListGroups
+  Conversations,  // GroupSummary rows plus, from the user's shard, the 1:1 conversations
 };
 
 struct Envelope {

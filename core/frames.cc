@@ -120,6 +120,12 @@ void EntryPage::append_push(Bytes& out) {
   finish_frame(b, out, 0, p::Body::Push, p::CreatePush(b, blobs).Union());
 }
 
+void EntryPage::append_group_push(Bytes& out) {
+  auto& b = builder();
+  auto blobs = build_blobs(b, storage_, offsets_);
+  finish_frame(b, out, 0, p::Body::GroupPush, p::CreateGroupPush(b, blobs).Union());
+}
+
 void EntryPage::append_sync_page(Bytes& out, uint64_t req_id, uint64_t head_seq, bool has_more) {
   auto& b = builder();
   auto blobs = build_blobs(b, storage_, offsets_);
@@ -145,8 +151,11 @@ void append_conversation_list(Bytes& out, uint64_t req_id, std::span<const ConvL
       b.ForceVectorAlignment(it.last_entry.size(), 1, 8);
       last = p::CreateEntryBlob(b, b.CreateVector(it.last_entry.data(), it.last_entry.size()));
     }
-    convs.push_back(p::CreateConversation(b, it.peer_uid, 0, last, it.last_inbox_seq, it.unread,
-                                          it.read_inbox_seq, it.muted, it.updated_ms));
+    auto name = it.name.empty() ? 0 : b.CreateString(it.name.data(), it.name.size());
+    convs.push_back(p::CreateConversation(b, it.peer_uid, it.gid, last, it.last_inbox_seq,
+                                          it.unread, it.read_inbox_seq, it.muted, it.updated_ms,
+                                          it.last_group_seq, it.read_group_seq, it.mentioned,
+                                          name));
   }
   auto list = p::CreateConversationList(b, b.CreateVector(convs), total_unread);
   finish_result(b, out, req_id, p::ResultData::ConversationList, list.Union());

@@ -36,6 +36,7 @@ class EntryPage {
   void append_push(Bytes& out);
   void append_sync_page(Bytes& out, uint64_t req_id, uint64_t head_seq, bool has_more);
   void append_history_page(Bytes& out, uint64_t req_id, bool has_more);
+  void append_group_push(Bytes& out);
   void clear();
 
  private:
@@ -53,6 +54,12 @@ struct ConvListItem {
   uint64_t read_inbox_seq;
   bool muted;
   int64_t updated_ms;
+  // groups
+  uint64_t gid = 0;
+  uint64_t last_group_seq = 0;
+  uint64_t read_group_seq = 0;
+  bool mentioned = false;
+  std::string_view name;
 };
 void append_conversation_list(Bytes& out, uint64_t req_id, std::span<const ConvListItem> items,
                               uint32_t total_unread);

@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "core/clock.h"
+#include "core/content_rules.h"
 #include "core/log.h"
 #include "core/token.h"
 #include "core/username.h"
@@ -23,7 +24,6 @@ constexpr uint32_t kProtocolVersion = 1;
 constexpr size_t kMaxDeviceIdBytes = 64;
 constexpr size_t kMaxPasswordBytes = 128;
 constexpr size_t kMinPasswordBytes = 8;
-constexpr size_t kMaxMentions = 100;
 constexpr size_t kMaxUsersPerLookup = 100;
 constexpr size_t kMaxGathers = 4096;
 }  // namespace
@@ -140,13 +140,22 @@ bool Worker::on_frame(uint32_t slot, std::span<const uint8_t> bytes) {
       break;
     }
     case p::Body::Conversations: {
-      auto e = session_envelope(Op::Conversations, slot, req_id);
-      e->a = frame->body_as_Conversations()->limit();
-      route_to_shard(std::move(e));
+      uint32_t limit = frame->body_as_Conversations()->limit();
+      const Config& cfg = shared_->config;
+      limit = limit == 0 ? cfg.default_page_entries : std::min(limit, cfg.max_page_entries);
+      start_gather(GatherKind::Conversations, slot, req_id, limit);
       break;
     }
     case p::Body::MarkRead: {
       const p::MarkRead* m = frame->body_as_MarkRead();
+      if (m->gid() != 0) {
+        auto e = session_envelope(Op::GroupMarkRead, slot, req_id);
+        e->shard = storage::shard_of_uid(m->gid(), shared_->shard_count);
+        e->a = m->gid();
+        e->b = m->up_to_group_seq();
+        route_to_shard(std::move(e));
+        break;
+      }
       if (m->peer_uid() == 0) {
         reply(slot, req_id, Code::BadRequest, "MarkRead.peer_uid is required");
         break;
@@ -161,7 +170,7 @@ bool Worker::on_frame(uint32_t slot, std::span<const uint8_t> bytes) {
       on_get_users(slot, req_id, *frame->body_as_GetUsers());
       break;
     default:
-      reply(slot, req_id, Code::UnknownType, "unknown frame type");
+      on_group_request(slot, req_id, *frame, bytes);
       break;
   }
   return conns_[slot].state == ConnState::Open;
@@ -241,16 +250,9 @@ void Worker::on_send_request(uint32_t slot, uint64_t req_id, const p::Send& send
   if (send.to_uid() == c.uid) {
     return reply(slot, req_id, Code::BadRequest, "sending to yourself is not supported");
   }
-  if (send.content_type() != p::Content::TextContent) {
-    return reply(slot, req_id, Code::BadRequest, "unsupported content type");
-  }
-  size_t text = protocol::content_text_bytes(send.content_type(), send.content());
-  if (text == 0 || text > shared_->config.max_text_bytes) {
-    return reply(slot, req_id, Code::BadRequest, "text must be 1..max_text_bytes bytes");
-  }
-  if (send.mentions() && send.mentions()->size() > kMaxMentions) {
-    return reply(slot, req_id, Code::BadRequest, "too many mentions");
-  }
+  std::string_view bad = check_content(send.content_type(), send.content(), send.mentions(),
+                                       shared_->config.max_text_bytes);
+  if (!bad.empty()) return reply(slot, req_id, Code::BadRequest, bad);
   auto e = session_envelope(Op::Send, slot, req_id);
   e->shard = storage::shard_of_uid(send.to_uid(), shared_->shard_count);
   e->bytes.assign(bytes.begin(), bytes.end());
@@ -317,6 +319,18 @@ void Worker::on_users_part(EnvelopePtr e) {
   UsersGather& g = it->second;
   g.users.insert(g.users.end(), e->bytes.begin(), e->bytes.end());
   if (--g.parts_left > 0) return;
+  if (g.then) {
+    size_t found = 0;
+    for (size_t i = 0; i + 9 <= g.users.size(); i += 9 + g.users[i + 8]) found++;
+    EnvelopePtr then = std::move(g.then);
+    ConnRef conn = g.conn;
+    uint64_t req_id = g.req_id;
+    bool all = found == g.expected;
+    gathers_.erase(it);
+    if (!conn_at(conn)) return;
+    if (!all) return reply(conn.slot, req_id, Code::UnknownUser, "a named user does not exist");
+    return route_to_shard(std::move(then));
+  }
   std::vector<UserListItem> users;
   const Bytes& b = g.users;
   for (size_t i = 0; i + 9 <= b.size();) {
@@ -336,6 +350,7 @@ void Worker::on_users_part(EnvelopePtr e) {
 
 void Worker::on_conn_envelope(EnvelopePtr e) {
   if (e->op == Op::ConnUsersPart) return on_users_part(std::move(e));
+  if (e->op == Op::ConnGatherPart) return on_gather_part(std::move(e));
   Connection* c = conn_at(e->conn);
   if (e->op == Op::ConnLoginDone) {
     if (!c) {
@@ -351,12 +366,15 @@ void Worker::on_conn_envelope(EnvelopePtr e) {
       return;
     }
     c->login_pending = false;
-    if (e->uid != 0) {
+    append_out(e->conn.slot, e->bytes.data(), e->bytes.size());
+    if (e->uid != 0 && c->state == ConnState::Open) {
       c->logged_in = true;
       c->uid = e->uid;
       c->device_id = std::move(e->device);
+      group_index_.add_user_conn(c->uid, e->conn.slot);
+      start_gather(GatherKind::UserGroups, e->conn.slot, 0, 0);
     }
-    return append_out(e->conn.slot, e->bytes.data(), e->bytes.size());
+    return;
   }
   if (!c) return;
   if (e->op == Op::ConnFrames) return append_out(e->conn.slot, e->bytes.data(), e->bytes.size());

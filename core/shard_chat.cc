@@ -11,6 +11,7 @@
 #include <algorithm>
 
 #include "core/clock.h"
+#include "core/group_frames.h"
 #include "core/shard_state.h"
 #include "core/worker.h"
 #include "storage/data_dir.h"
@@ -210,45 +211,32 @@ void ShardState::on_history(EnvelopePtr e) {
   worker_->send_frames(e->conn, std::move(out));
 }
 
-void ShardState::on_conversations(EnvelopePtr e) {
-  const Config& cfg = worker_->config();
-  uint32_t limit =
-      e->a == 0 ? cfg.default_page_entries : std::min<uint32_t>(e->a, cfg.max_page_entries);
+void ShardState::append_conv_rows(uint64_t uid, uint32_t limit, Bytes& out) {
   constexpr size_t kMaxConvsScanned = 100000;
-  auto rows = shard_->list_convs(e->uid, kMaxConvsScanned);
-  uint32_t total_unread = 0;
-  for (auto& r : rows) total_unread += r.record.unread;
+  auto rows = shard_->list_convs(uid, kMaxConvsScanned);
   std::sort(rows.begin(), rows.end(), [](const storage::ConvRow& a, const storage::ConvRow& b) {
     return a.record.updated_ms != b.record.updated_ms ? a.record.updated_ms > b.record.updated_ms
                                                       : a.peer_uid > b.peer_uid;
   });
-  if (rows.size() > limit) rows.resize(limit);
-  std::vector<uint64_t> seqs;
-  for (auto& r : rows) seqs.push_back(r.record.last_inbox_seq);
-  std::vector<std::pair<uint64_t, Bytes>> lasts;
-  shard_->read_inbox_seqs(e->uid, seqs, [&](const storage::InboxItem& item) {
-    lasts.emplace_back(item.inbox_seq, Bytes(item.bytes.begin(), item.bytes.end()));
-  });
-  std::vector<ConvListItem> items;
-  size_t budget = page_budget(cfg), used = 0;
-  for (auto& r : rows) {
-    ConvListItem it{r.peer_uid,
-                    {},
-                    r.record.last_inbox_seq,
-                    r.record.unread,
-                    r.record.read_inbox_seq,
-                    r.record.muted,
-                    r.record.updated_ms};
-    for (auto& [seq, bytes] : lasts) {
-      if (seq == r.record.last_inbox_seq) it.last_entry = bytes;
+  // Rows past the limit still count toward the total unread: they travel without the
+  // last entry.
+  for (size_t i = 0; i < rows.size(); i++) {
+    const auto& r = rows[i];
+    GroupSummaryRow row;
+    row.peer_uid = r.peer_uid;
+    row.last_group_seq = r.record.last_inbox_seq;
+    row.read_group_seq = r.record.read_inbox_seq;
+    row.unread = r.record.unread;
+    row.updated_ms = r.record.updated_ms;
+    row.do_not_disturb = r.record.muted;
+    if (i < limit) {
+      uint64_t seq = r.record.last_inbox_seq;
+      shard_->read_inbox_seqs(uid, {&seq, 1}, [&](const storage::InboxItem& item) {
+        row.last_entry.assign(item.bytes.begin(), item.bytes.end());
+      });
     }
-    used += it.last_entry.size() + 96;
-    if (used > budget) break;
-    items.push_back(it);
+    encode_group_summary(out, row);
   }
-  Bytes out;
-  append_conversation_list(out, e->req_id, items, total_unread);
-  worker_->send_frames(e->conn, std::move(out));
 }
 
 }  // namespace im::core

@@ -13,6 +13,7 @@ namespace im::core {
 namespace {
 constexpr const char* kMetaLastMsgId = "last_msg_id";
 constexpr const char* kMetaUidCounter = "uid_counter";
+constexpr const char* kMetaGidCounter = "gid_counter";
 constexpr size_t kMaxCachedUsers = 200000;
 constexpr size_t kMaxCachedConvs = 400000;
 constexpr int64_t kDedupExpiryEveryMs = 60000;
@@ -26,6 +27,7 @@ ShardState::ShardState(Worker* worker, storage::Shard* shard)
       writer_(shard, worker->wake_fd()) {
   persisted_last_msg_id_ = ids_.last();
   uid_counter_ = durable_uid_counter_ = shard->get_meta_u64(kMetaUidCounter).value_or(0);
+  gid_counter_ = durable_gid_counter_ = shard->get_meta_u64(kMetaGidCounter).value_or(0);
 }
 
 ShardState::~ShardState() = default;
@@ -52,14 +54,32 @@ void ShardState::handle(EnvelopePtr e) {
       return on_sync(std::move(e));
     case Op::History:
       return on_history(std::move(e));
-    case Op::Conversations:
-      return on_conversations(std::move(e));
     case Op::MarkRead:
       return on_mark_read(std::move(e));
     case Op::GetUsers:
       return on_get_users(std::move(e));
     case Op::DeviceOffline:
       return on_device_offline(std::move(e));
+    case Op::AppendReadEvent:
+      return on_append_read_event(std::move(e));
+    case Op::CreateGroup:
+      return on_create_group(std::move(e));
+    case Op::GroupManage:
+      return on_group_manage(std::move(e));
+    case Op::GroupSend:
+      return on_group_send(std::move(e));
+    case Op::GroupSync:
+      return on_group_sync(std::move(e));
+    case Op::GroupHistory:
+      return on_group_history(std::move(e));
+    case Op::GetGroup:
+      return on_get_group(std::move(e));
+    case Op::ListMembers:
+      return on_list_members(std::move(e));
+    case Op::GroupMarkRead:
+      return on_group_mark_read(std::move(e));
+    case Op::GatherPart:
+      return on_gather_part(std::move(e));
     default:
       IM_ASSERT(false && "connection op routed to a shard");
   }
@@ -144,6 +164,7 @@ void ShardState::submit_if_ready() {
     persisted_last_msg_id_ = ids_.last();
   }
   if (uid_counter_ != durable_uid_counter_) b.writes.put_meta_u64(kMetaUidCounter, uid_counter_);
+  if (gid_counter_ != durable_gid_counter_) b.writes.put_meta_u64(kMetaGidCounter, gid_counter_);
   b.batch_no = next_batch_no_++;
   building_ = 1 - building_;
   if (b.writes.empty()) {
@@ -183,10 +204,8 @@ void ShardState::poll_commit() {
 
 void ShardState::complete(Batch& batch) {
   committed_batch_no_ = batch.batch_no;
-  for (auto& k : batch.dedup_keys) pending_dedup_.erase(k);
-  for (auto& k : batch.rdedup_keys) pending_rdedup_.erase(k);
-  for (auto& name : batch.usernames) pending_usernames_.erase(name);
   durable_uid_counter_ = std::max(durable_uid_counter_, uid_counter_);
+  durable_gid_counter_ = std::max(durable_gid_counter_, gid_counter_);
   pump_uids_.clear();
   for (auto& a : batch.after) {
     switch (a.kind) {
@@ -203,6 +222,15 @@ void ShardState::complete(Batch& batch) {
         pump_uids_.push_back(a.uid);
         break;
       }
+      case AfterCommit::Kind::GroupFanout: {
+        auto it = groups_.find(a.uid);
+        if (it != groups_.end() && a.seq > it->second.durable_seq) it->second.durable_seq = a.seq;
+        worker_->broadcast_group_frames(a.uid, std::move(a.frames));
+        break;
+      }
+      case AfterCommit::Kind::Broadcast:
+        worker_->broadcast(std::move(a.forward));
+        break;
     }
   }
   std::sort(pump_uids_.begin(), pump_uids_.end());
@@ -211,10 +239,21 @@ void ShardState::complete(Batch& batch) {
     auto it = users_.find(uid);
     if (it != users_.end()) pump(it->second);
   }
+  clear_batch(batch);
+}
+
+// Forgets a batch after it committed or failed: its pending dedup rows and usernames are
+// either in LMDB now or never will be.
+void ShardState::clear_batch(Batch& batch) {
+  for (auto& k : batch.dedup_keys) pending_dedup_.erase(k);
+  for (auto& k : batch.rdedup_keys) pending_rdedup_.erase(k);
+  for (auto& k : batch.gdedup_keys) pending_gdedup_.erase(k);
+  for (auto& name : batch.usernames) pending_usernames_.erase(name);
   batch.writes.clear();
   batch.after.clear();
   batch.dedup_keys.clear();
   batch.rdedup_keys.clear();
+  batch.gdedup_keys.clear();
   batch.usernames.clear();
 }
 
@@ -230,17 +269,12 @@ void ShardState::fail(Batch& batch, Code code, const char* reason) {
       worker_->send_frames(a.forward->conn, std::move(out));
     }
   }
-  for (auto& k : batch.dedup_keys) pending_dedup_.erase(k);
-  for (auto& k : batch.rdedup_keys) pending_rdedup_.erase(k);
-  for (auto& name : batch.usernames) pending_usernames_.erase(name);
-  batch.writes.clear();
-  batch.after.clear();
-  batch.dedup_keys.clear();
-  batch.rdedup_keys.clear();
-  batch.usernames.clear();
+  clear_batch(batch);
 }
 
 void ShardState::reset_caches() {
+  groups_.clear();
+  gid_counter_ = durable_gid_counter_;
   for (auto& [uid, u] : users_) {
     u.durable_seq = shard_->last_inbox_seq(uid);
     u.next_seq = u.durable_seq + 1;

@@ -12,6 +12,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
@@ -69,7 +70,7 @@ class ShardState {
   };
   // What to do once a batch is durable (or how to answer if it fails).
   struct AfterCommit {
-    enum class Kind : uint8_t { Frames, Forward, Durable };
+    enum class Kind : uint8_t { Frames, Forward, Durable, GroupFanout, Broadcast };
     Kind kind = Kind::Frames;
     ConnRef conn;
     uint64_t req_id = 0;
@@ -81,7 +82,7 @@ class ShardState {
   struct Batch {
     storage::WriteBatch writes;
     std::vector<AfterCommit> after;
-    std::vector<std::pair<uint64_t, uint64_t>> dedup_keys, rdedup_keys;
+    std::vector<std::pair<uint64_t, uint64_t>> dedup_keys, rdedup_keys, gdedup_keys;
     std::vector<std::string> usernames;
     uint64_t batch_no = 0;
     bool empty() const { return writes.empty() && after.empty(); }
@@ -94,6 +95,13 @@ class ShardState {
   using PairMap = std::unordered_map<std::pair<uint64_t, uint64_t>, storage::DedupRecord, PairHash>;
   using ConvMap = std::unordered_map<std::pair<uint64_t, uint64_t>, ConvMem, PairHash>;
 
+  struct GroupMem {
+    storage::GroupRecord rec;
+    uint64_t durable_seq = 0;  // newest group_seq known committed
+    std::unordered_map<uint64_t, storage::MemberRecord> members;  // loaded on demand
+    std::unordered_set<uint64_t> absent;  // uids known to have no member row
+  };
+
   // shard_state.cc: batches, caches, failure handling
   Batch& building() { return batches_[building_]; }
   UserMem* find_user(uint64_t uid);  // loads from LMDB; nullptr when no such user
@@ -103,6 +111,7 @@ class ShardState {
   void after_frames(const ConnRef& conn, uint64_t req_id, Bytes&& frames);
   void after_durable(uint64_t uid, uint64_t seq);
   void complete(Batch& batch);
+  void clear_batch(Batch& batch);
   void fail(Batch& batch, Code code, const char* reason);
   void reset_caches();
   bool refuse_writes(const Envelope& e);
@@ -125,9 +134,39 @@ class ShardState {
   void on_mark_read(EnvelopePtr e);
   void on_sync(EnvelopePtr e);
   void on_history(EnvelopePtr e);
-  void on_conversations(EnvelopePtr e);
+  // The 1:1 conversation rows of uid (newest first, at most limit) as gather rows.
+  void append_conv_rows(uint64_t uid, uint32_t limit, Bytes& out);
   std::optional<storage::DedupRecord> find_dedup(PairMap& pending, bool receiver_side,
                                                  uint64_t uid, uint64_t cmid, bool* is_pending);
+
+  // shard_groups.cc: group management (every change a log entry)
+  GroupMem* find_group(uint64_t gid);
+  storage::MemberRecord* find_member(GroupMem& g, uint64_t uid);
+  void put_member(GroupMem& g, uint64_t uid, const storage::MemberRecord& m);
+  uint64_t append_event(GroupMem& g, im::proto::GroupEventKind kind, uint64_t actor,
+                        std::span<const uint64_t> targets, std::string_view text, bool flag);
+  uint64_t append_group_entry(GroupMem& g, uint64_t seq, const Bytes& entry);
+  void broadcast_membership(uint64_t gid, std::span<const uint64_t> joined,
+                            std::span<const uint64_t> left);
+  void on_create_group(EnvelopePtr e);
+  void on_group_manage(EnvelopePtr e);
+  Code manage(GroupMem& g, storage::MemberRecord& me, Envelope& e, std::string* reason);
+  Code add_members(GroupMem& g, Envelope& e, std::string* reason);
+  Code remove_member(GroupMem& g, storage::MemberRecord& me, Envelope& e, std::string* reason);
+  void on_get_group(EnvelopePtr e);
+  void on_list_members(EnvelopePtr e);
+
+  // shard_group_chat.cc: group send, sync, history, read cursors, summaries
+  void on_group_send(EnvelopePtr e);
+  void on_group_sync(EnvelopePtr e);
+  void on_group_history(EnvelopePtr e);
+  void on_group_mark_read(EnvelopePtr e);
+  void on_append_read_event(EnvelopePtr e);
+  void on_gather_part(EnvelopePtr e);
+  // The (lo, hi] range of group_seq a member may read now (committed entries only).
+  static std::pair<uint64_t, uint64_t> visible(const GroupMem& g, const storage::MemberRecord& m);
+  void summarize(GroupMem& g, uint64_t uid, const storage::MemberRecord& m, Bytes& out);
+  bool member_for_read(const Envelope& e, GroupMem** g, storage::MemberRecord** m);
 
   // shard_delivery.cc: pushes and acks
   void on_ack(EnvelopePtr e);
@@ -151,7 +190,10 @@ class ShardState {
 
   std::unordered_map<uint64_t, UserMem> users_;
   ConvMap convs_;
-  PairMap pending_dedup_, pending_rdedup_;
+  PairMap pending_dedup_, pending_rdedup_, pending_gdedup_;
+  std::unordered_map<uint64_t, GroupMem> groups_;
+  uint64_t gid_counter_ = 0;
+  uint64_t durable_gid_counter_ = 0;
   std::unordered_set<std::string> pending_usernames_;
   std::vector<uint64_t> ack_dirty_uids_;
   std::vector<uint64_t> pump_uids_;

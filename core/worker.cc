@@ -238,6 +238,7 @@ void Worker::drain_queues() {
 }
 
 void Worker::handle_envelope(EnvelopePtr e) {
+  if (e->op == Op::GroupFanout || e->op == Op::GroupMembership) return handle_broadcast(*e);
   if (e->op < Op::ConnFrames) {
     uint32_t local = e->shard / shared_->worker_count;
     IM_ASSERT(shared_->owner_of_shard(e->shard) == id_ && local < owned_shards_.size());

@@ -18,6 +18,7 @@
 #include "core/connection.h"
 #include "core/envelope.h"
 #include "core/frames.h"
+#include "core/group_index.h"
 #include "core/kdf_pool.h"
 #include "core/spsc_queue.h"
 #include "core/token.h"
@@ -64,6 +65,10 @@ class Worker {
   // Sends length-prefixed frames to a connection anywhere.
   void send_frames(const ConnRef& conn, Bytes&& frames);
   void kick(const ConnRef& conn, Code code, std::string_view reason);
+  // Sends a copy of e to every worker (this one included, directly).
+  void broadcast(EnvelopePtr e);
+  // Hands a prefixed GroupPush frame to every worker for its online members of gid.
+  void broadcast_group_frames(uint64_t gid, Bytes&& frames);
   KdfPool& kdf() { return *kdf_; }
   int wake_fd() const { return shared_->wake_fds[id_]; }
 
@@ -105,6 +110,22 @@ class Worker {
   void on_get_users(uint32_t slot, uint64_t req_id, const im::proto::GetUsers& req);
   void on_conn_envelope(EnvelopePtr e);
   void on_users_part(EnvelopePtr e);
+  void on_group_request(uint32_t slot, uint64_t req_id, const im::proto::Frame& frame,
+                        std::span<const uint8_t> bytes);
+  void route_group_manage(uint32_t slot, uint64_t req_id, uint64_t gid, GroupAction action,
+                          uint64_t target, bool flag);
+
+  // gathers across every shard (gather.cc)
+  void start_gather(GatherKind kind, uint32_t slot, uint64_t req_id, uint32_t limit);
+  void on_gather_part(EnvelopePtr e);
+  void finish_gather(uint64_t id);
+  // Validates that every uid exists (a GetUsers gather), then routes `then`.
+  void check_users_then(uint32_t slot, uint64_t req_id, std::vector<uint64_t> uids,
+                        EnvelopePtr then);
+  void on_group_fanout(const Envelope& e);
+  void handle_broadcast(const Envelope& e);
+  void on_group_membership(const Envelope& e);
+  void index_conn_groups(uint32_t slot, std::span<const uint8_t> gids);
   void reply(uint32_t slot, uint64_t req_id, Code code, std::string_view reason);
   void refuse_and_close(uint32_t slot, uint64_t req_id, Code code, std::string_view reason);
   EnvelopePtr session_envelope(Op op, uint32_t slot, uint64_t req_id);
@@ -136,10 +157,22 @@ class Worker {
     ConnRef conn;
     uint64_t req_id;
     uint32_t parts_left;
-    Bytes users;  // encoded (uid u64, len u8, name) records
+    Bytes users;         // encoded (uid u64, len u8, name) records
+    size_t expected = 0;  // check_users_then: how many must exist
+    EnvelopePtr then;     // check_users_then: the request to route when all exist
   };
   std::unordered_map<uint64_t, UsersGather> gathers_;
   uint64_t next_gather_id_ = 1;
+  struct ShardGather {
+    GatherKind kind;
+    ConnRef conn;
+    uint64_t req_id;
+    uint32_t limit;
+    uint32_t parts_left;
+    Bytes data;
+  };
+  std::unordered_map<uint64_t, ShardGather> shard_gathers_;
+  GroupIndex group_index_;
 
   bool shutting_down_ = false;
   int64_t shutdown_started_ms_ = 0;

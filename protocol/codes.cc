@@ -55,6 +55,14 @@ const char* code_name(Code code) {
       return "UnknownGroup";
     case Code::NotMember:
       return "NotMember";
+    case Code::GroupFull:
+      return "GroupFull";
+    case Code::GroupDismissed:
+      return "GroupDismissed";
+    case Code::MutedInGroup:
+      return "MutedInGroup";
+    case Code::NotAllowed:
+      return "NotAllowed";
     case Code::StorageFull:
       return "StorageFull";
     case Code::StorageFailed:
@@ -117,6 +125,14 @@ const char* code_description(Code code) {
       return "no such group";
     case Code::NotMember:
       return "not a member of the group";
+    case Code::GroupFull:
+      return "the group is at its maximum size";
+    case Code::GroupDismissed:
+      return "the group was dismissed: its history can be read, nothing more";
+    case Code::MutedInGroup:
+      return "an admin muted you in this group";
+    case Code::NotAllowed:
+      return "your role in the group does not allow this";
     case Code::StorageFull:
       return "storage is full: writes are refused, reads and logins still work; retry later";
     case Code::StorageFailed:

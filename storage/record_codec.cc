@@ -1,4 +1,5 @@
-// record_codec.cc - encodes and strictly decodes the typed rows (see record_codec.h).
+// record_codec.cc - encodes and strictly decodes the typed rows (see record_codec.h), those of
+// storage/records.h and of storage/group_records.h.
 #include "storage/record_codec.h"
 
 #include <cstring>
@@ -63,6 +64,10 @@ class Reader {
 
 bool starts_with_version(std::span<const uint8_t> bytes) {
   return !bytes.empty() && bytes[0] == kRecordVersion;
+}
+
+uint8_t flag(bool b) {
+  return b ? 1 : 0;
 }
 
 }  // namespace
@@ -154,6 +159,97 @@ std::optional<DedupRecord> decode_dedup(std::span<const uint8_t> bytes) {
   rec.inbox_seq = r.le<uint64_t>();
   rec.server_time_ms = r.le<int64_t>();
   if (!r.done()) return std::nullopt;
+  return rec;
+}
+
+// ---- group rows ----
+
+size_t group_record_bytes(const GroupRecord& group) {
+  return 1 + 8 + 8 + 8 + 4 + 1 + 8 + 8 + 4 + group.name.size() + 4 + group.announcement.size();
+}
+
+void encode_group(const GroupRecord& group, uint8_t* out) {
+  Writer w(out);
+  w.le(kRecordVersion);
+  w.le(group.gid);
+  w.le(group.owner_uid);
+  w.le(group.last_group_seq);
+  w.le(group.member_count);
+  w.le(flag(group.dismissed));
+  w.le(group.created_ms);
+  w.le(group.updated_ms);
+  w.str(group.name);
+  w.str(group.announcement);
+}
+
+void encode_member(const MemberRecord& member, uint8_t* out) {
+  Writer w(out);
+  w.le(kRecordVersion);
+  w.le(static_cast<uint8_t>(member.role));
+  w.le(member.join_seq);
+  w.le(member.leave_seq);
+  w.le(member.read_seq);
+  w.le(member.mention_seq);
+  w.le(flag(member.muted));
+  w.le(flag(member.do_not_disturb));
+  w.le(member.joined_ms);
+}
+
+void encode_user_group(const UserGroupRecord& rec, uint8_t* out) {
+  Writer w(out);
+  w.le(kRecordVersion);
+  w.le(flag(rec.member));
+  w.le(rec.join_seq);
+}
+
+std::optional<GroupRecord> decode_group(std::span<const uint8_t> bytes) {
+  if (!starts_with_version(bytes)) return std::nullopt;
+  Reader r(bytes.subspan(1));
+  GroupRecord group;
+  group.gid = r.le<uint64_t>();
+  group.owner_uid = r.le<uint64_t>();
+  group.last_group_seq = r.le<uint64_t>();
+  group.member_count = r.le<uint32_t>();
+  auto dismissed = r.le<uint8_t>();
+  group.created_ms = r.le<int64_t>();
+  group.updated_ms = r.le<int64_t>();
+  group.name = r.str();
+  group.announcement = r.str();
+  if (!r.done() || dismissed > 1) return std::nullopt;
+  group.dismissed = dismissed == 1;
+  return group;
+}
+
+std::optional<MemberRecord> decode_member(std::span<const uint8_t> bytes) {
+  if (!starts_with_version(bytes)) return std::nullopt;
+  Reader r(bytes.subspan(1));
+  MemberRecord member;
+  auto role = r.le<uint8_t>();
+  member.join_seq = r.le<uint64_t>();
+  member.leave_seq = r.le<uint64_t>();
+  member.read_seq = r.le<uint64_t>();
+  member.mention_seq = r.le<uint64_t>();
+  auto muted = r.le<uint8_t>();
+  auto do_not_disturb = r.le<uint8_t>();
+  member.joined_ms = r.le<int64_t>();
+  if (!r.done() || role > static_cast<uint8_t>(GroupRole::Owner) || muted > 1 ||
+      do_not_disturb > 1) {
+    return std::nullopt;
+  }
+  member.role = static_cast<GroupRole>(role);
+  member.muted = muted == 1;
+  member.do_not_disturb = do_not_disturb == 1;
+  return member;
+}
+
+std::optional<UserGroupRecord> decode_user_group(std::span<const uint8_t> bytes) {
+  if (!starts_with_version(bytes)) return std::nullopt;
+  Reader r(bytes.subspan(1));
+  UserGroupRecord rec;
+  auto member = r.le<uint8_t>();
+  rec.join_seq = r.le<uint64_t>();
+  if (!r.done() || member > 1) return std::nullopt;
+  rec.member = member == 1;
   return rec;
 }
 

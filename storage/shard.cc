@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <iterator>
 
 #include "storage/record_codec.h"
 #include "storage/shard.h"
@@ -21,13 +22,23 @@ namespace {
 using detail::Bytes;
 using detail::Cursor;
 using detail::ExpireResume;
-using detail::kDedupKeyBytes;
+using detail::kExpireTableCount;
+using detail::kExpireTables;
 using detail::to_bytes;
 using detail::to_val;
 
+// Indexed by Table. A table missing from an older data dir is created on open (open_tables).
 constexpr const char* kTableNames[kTableCount] = {
-    "users", "users_by_name", "devices", "inbox", "convs", "conv_index", "dedup", "rdedup", "meta",
+    "users",  "users_by_name", "devices", "inbox",   "convs",       "conv_index", "dedup",
+    "rdedup", "meta",          "groups",  "members", "user_groups", "group_log",  "group_dedup",
 };
+constexpr bool every_table_named() {
+  for (const char* name : kTableNames) {
+    if (name == nullptr) return false;
+  }
+  return true;
+}
+static_assert(every_table_named(), "kTableNames must name every Table");
 constexpr unsigned kMaxReaders = 256;      // reader slots: owner worker + tools, with headroom
 constexpr int kMaxGrowsPerCommit = 8;      // a batch may need up to 2^8 times the map it met
 constexpr uint64_t kExpireScanFactor = 4;  // expiry visits at most max_rows * 4 rows per table
@@ -131,11 +142,11 @@ CommitStatus Shard::commit(const WriteBatch& batch) {
   if (impl_->writes_stopped.load()) return CommitStatus::IoError;
   if (batch.empty()) return CommitStatus::Ok;
   for (int grows = 0;; ++grows) {
-    ExpireResume next[2] = {impl_->expire_resume[0], impl_->expire_resume[1]};
+    ExpireResume next[kExpireTableCount];
+    std::copy(std::begin(impl_->expire_resume), std::end(impl_->expire_resume), next);
     int rc = impl_->apply(batch, next);
     if (rc == 0) {
-      impl_->expire_resume[0] = next[0];
-      impl_->expire_resume[1] = next[1];
+      std::copy(std::begin(next), std::end(next), impl_->expire_resume);
       return CommitStatus::Ok;
     }
     const bool resizable = rc == MDB_MAP_FULL || rc == MDB_MAP_RESIZED;
@@ -146,8 +157,8 @@ CommitStatus Shard::commit(const WriteBatch& batch) {
   }
 }
 
-// One write transaction: every put in order, then the dedup expiry. Returns an LMDB/errno code;
-// on failure nothing of the batch is visible (the transaction is aborted).
+// One write transaction: every put in order, then the expiry of each dedup table. Returns an
+// LMDB/errno code; on failure nothing of the batch is visible (the transaction is aborted).
 int Shard::Impl::apply(const WriteBatch& batch, ExpireResume* next) {
   MDB_txn* txn = nullptr;
   int rc = mdb_txn_begin(env, nullptr, 0, &txn);
@@ -158,11 +169,8 @@ int Shard::Impl::apply(const WriteBatch& batch, ExpireResume* next) {
     rc = mdb_put(txn, dbi(table), &k, &v, 0);
     return rc == 0;
   });
-  if (rc == 0 && batch.expire_max_rows() > 0) {
-    rc = expire(txn, Table::Dedup, batch.expire_cutoff_ms(), batch.expire_max_rows(), &next[0]);
-    if (rc == 0) {
-      rc = expire(txn, Table::Rdedup, batch.expire_cutoff_ms(), batch.expire_max_rows(), &next[1]);
-    }
+  for (size_t i = 0; rc == 0 && batch.expire_max_rows() > 0 && i < kExpireTableCount; ++i) {
+    rc = expire(txn, kExpireTables[i], batch.expire_cutoff_ms(), batch.expire_max_rows(), &next[i]);
   }
   if (rc) {
     mdb_txn_abort(txn);
@@ -178,7 +186,7 @@ int Shard::Impl::expire(MDB_txn* txn, Table table, int64_t cutoff_ms, uint32_t m
                         ExpireResume* resume) {
   Cursor cur(txn, dbi(table));
   if (!cur.ok()) return EINVAL;
-  MDB_val k{kDedupKeyBytes, resume->key};
+  MDB_val k{resume->key_len, resume->key};
   MDB_val v;
   int rc = resume->valid ? cur.get(&k, &v, MDB_SET_RANGE) : cur.get(&k, &v, MDB_FIRST);
   uint64_t visits_left = uint64_t{max_rows} * kExpireScanFactor;
@@ -197,8 +205,9 @@ int Shard::Impl::expire(MDB_txn* txn, Table table, int64_t cutoff_ms, uint32_t m
     return 0;
   }
   if (rc == 0) {
-    resume->valid = k.mv_size == kDedupKeyBytes;
-    if (resume->valid) std::memcpy(resume->key, k.mv_data, kDedupKeyBytes);
+    resume->valid = k.mv_size <= sizeof(resume->key);
+    resume->key_len = resume->valid ? static_cast<uint8_t>(k.mv_size) : 0;
+    if (resume->valid) std::memcpy(resume->key, k.mv_data, k.mv_size);
   }
   return rc;
 }

@@ -10,6 +10,7 @@
 //   users (uid) users_by_name (username) devices (uid, device_id) inbox (uid, inbox_seq)
 //   convs (uid, peer) conv_index (uid, peer, inbox_seq) -> 1 byte: 1 incoming, 0 outgoing
 //   dedup (uid, client_msg_id) rdedup (sender_uid, client_msg_id) meta (name)
+//   groups, members, user_groups, group_log, group_dedup (storage/group_records.h)
 //
 // Faults: a commit that fails leaves the shard as it was before the batch (LMDB aborts the
 // whole transaction). MapFull/DiskFull are recoverable; IoError is not (see docs/design.md:
@@ -25,6 +26,7 @@
 #include <string_view>
 #include <vector>
 
+#include "storage/group_records.h"
 #include "storage/records.h"
 #include "storage/write_batch.h"
 
@@ -106,8 +108,26 @@ class Shard {
   uint32_t count_incoming(uint64_t uid, uint64_t peer_uid, uint64_t after_seq, uint64_t up_to_seq);
   // All conversation rows of uid (at most limit), in peer order.
   std::vector<ConvRow> list_convs(uint64_t uid, size_t limit);
-  // Removes dedup/rdedup rows older than cutoff_ms, at most max_rows; returns how many.
+  // Removes dedup/rdedup/group_dedup rows older than cutoff_ms, at most max_rows; returns how many.
   // (Runs as part of a batch in the writer thread: see WriteBatch::expire_dedup.)
+
+  // ---- groups (storage/group_records.h) ----
+  std::optional<GroupRecord> get_group(uint64_t gid);
+  std::optional<MemberRecord> get_member(uint64_t gid, uint64_t uid);
+  // Members of gid with uid > after_uid (current and former), in uid order, at most limit.
+  std::vector<std::pair<uint64_t, MemberRecord>> list_members(uint64_t gid, uint64_t after_uid,
+                                                              size_t limit);
+  // The (gid, record) rows of uid in this shard, in gid order, at most limit.
+  std::vector<std::pair<uint64_t, UserGroupRecord>> list_user_groups(uint64_t uid, size_t limit);
+  std::optional<DedupRecord> get_group_dedup(uint64_t gid, uint64_t sender_uid,
+                                             uint64_t client_msg_id);
+  // Group log entries of gid: if before_seq != 0, seq < before_seq newest first; else
+  // seq > after_seq oldest first; only seqs in (min_seq, max_seq]; at most limit.
+  size_t read_group_log(uint64_t gid, uint64_t before_seq, uint64_t after_seq, uint64_t min_seq,
+                        uint64_t max_seq, size_t limit,
+                        const std::function<void(const InboxItem&)>& fn);
+  // Newest group_seq of gid, 0 when the log is empty.
+  uint64_t last_group_seq(uint64_t gid);
 
   // Bytes used by the map (for metrics) and the map size now.
   uint64_t used_bytes();

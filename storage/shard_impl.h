@@ -1,5 +1,6 @@
-// shard_impl.h - private to storage/shard*.cc: the state behind a Shard (the LMDB env, its
-// table handles, the resize lock) and the read-transaction / cursor helpers both files use.
+// shard_impl.h - private to storage/shard*.cc and group_reads.cc: the state behind a Shard (the
+// LMDB env, its table handles, the resize lock) and the read-transaction / cursor / scan helpers
+// those files share.
 // Thread rules are those of shard.h: Impl's writer-only fields are touched by commit() only.
 #pragma once
 
@@ -8,6 +9,8 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
+#include <iterator>
 #include <mutex>
 #include <optional>
 #include <shared_mutex>
@@ -19,7 +22,11 @@
 namespace im::storage {
 namespace detail {
 
-constexpr size_t kDedupKeyBytes = 16;  // (uid, client_msg_id)
+constexpr size_t kGroupDedupKeyBytes = 24;  // (gid, sender_uid, client_msg_id)
+
+// The tables WriteBatch::expire_dedup sweeps, each with its own resume point.
+constexpr Table kExpireTables[] = {Table::Dedup, Table::Rdedup, Table::GroupDedup};
+constexpr size_t kExpireTableCount = std::size(kExpireTables);
 
 using Bytes = std::span<const uint8_t>;
 
@@ -33,7 +40,8 @@ inline Bytes to_bytes(const MDB_val& v) {
 // Where an expiry scan of one table resumes (the first key it has not visited yet).
 struct ExpireResume {
   bool valid = false;
-  uint8_t key[kDedupKeyBytes] = {};
+  uint8_t key_len = 0;
+  uint8_t key[kGroupDedupKeyBytes] = {};  // the longest expiring key
 };
 
 // An LMDB cursor closed when it goes out of scope (before its transaction ends).
@@ -54,6 +62,33 @@ class Cursor {
   bool ok_ = false;
 };
 
+// Visits rows whose key starts with start[0, prefix_bytes): forward from the first key >= start,
+// or backward from the last key <= start. fn(key, value) returns false to stop.
+template <typename Fn>
+void scan(MDB_txn* txn, MDB_dbi dbi, Bytes start, size_t prefix_bytes, bool backward, Fn&& fn) {
+  Cursor cur(txn, dbi);
+  if (!cur.ok()) return;
+  MDB_val k = to_val(start);
+  MDB_val v;
+  int rc = cur.get(&k, &v, MDB_SET_RANGE);
+  if (backward) {
+    if (rc == MDB_NOTFOUND) {
+      rc = cur.get(&k, &v, MDB_LAST);
+    } else if (rc == 0 && to_bytes(k).size() == start.size() &&
+               std::memcmp(k.mv_data, start.data(), start.size()) == 0) {
+      // exact match: start itself is included
+    } else if (rc == 0) {
+      rc = cur.get(&k, &v, MDB_PREV);
+    }
+  }
+  const MDB_cursor_op step = backward ? MDB_PREV : MDB_NEXT;
+  while (rc == 0 && k.mv_size >= prefix_bytes &&
+         std::memcmp(k.mv_data, start.data(), prefix_bytes) == 0) {
+    if (!fn(to_bytes(k), to_bytes(v))) return;
+    rc = cur.get(&k, &v, step);
+  }
+}
+
 }  // namespace detail
 
 struct Shard::Impl {
@@ -69,7 +104,8 @@ struct Shard::Impl {
   std::atomic<bool> writes_stopped{false};
   std::atomic<bool> env_broken{false};  // a remap failed: the map is gone, reads return nothing
   std::atomic<int> last_error{0};
-  detail::ExpireResume expire_resume[2];  // dedup, rdedup (writer thread only)
+  // Per table of detail::kExpireTables, same order (writer thread only).
+  detail::ExpireResume expire_resume[detail::kExpireTableCount];
 
   ~Impl() {
     if (MDB_txn* t = spare_read_txn.exchange(nullptr)) mdb_txn_abort(t);

@@ -14,36 +14,7 @@ namespace im::storage {
 namespace {
 
 using detail::Bytes;
-using detail::Cursor;
-using detail::to_bytes;
-using detail::to_val;
-
-// Visits rows whose key starts with start[0, prefix_bytes): forward from the first key >= start,
-// or backward from the last key <= start. fn(key, value) returns false to stop.
-template <typename Fn>
-void scan(MDB_txn* txn, MDB_dbi dbi, Bytes start, size_t prefix_bytes, bool backward, Fn&& fn) {
-  Cursor cur(txn, dbi);
-  if (!cur.ok()) return;
-  MDB_val k = to_val(start);
-  MDB_val v;
-  int rc = cur.get(&k, &v, MDB_SET_RANGE);
-  if (backward) {
-    if (rc == MDB_NOTFOUND) {
-      rc = cur.get(&k, &v, MDB_LAST);
-    } else if (rc == 0 && to_bytes(k).size() == start.size() &&
-               std::memcmp(k.mv_data, start.data(), start.size()) == 0) {
-      // exact match: start itself is included
-    } else if (rc == 0) {
-      rc = cur.get(&k, &v, MDB_PREV);
-    }
-  }
-  const MDB_cursor_op step = backward ? MDB_PREV : MDB_NEXT;
-  while (rc == 0 && k.mv_size >= prefix_bytes &&
-         std::memcmp(k.mv_data, start.data(), prefix_bytes) == 0) {
-    if (!fn(to_bytes(k), to_bytes(v))) return;
-    rc = cur.get(&k, &v, step);
-  }
-}
+using detail::scan;
 
 }  // namespace
 

@@ -87,6 +87,42 @@ void WriteBatch::put_meta_u64(std::string_view name, uint64_t value) {
   add(Table::Meta, {reinterpret_cast<const uint8_t*>(name.data()), name.size()}, le);
 }
 
+// ---- groups ----
+
+void WriteBatch::put_group(const GroupRecord& group) {
+  auto key = keys::make(group.gid);
+  uint8_t* p = append_op(Table::Groups, key.bytes.size(), group_record_bytes(group));
+  std::memcpy(p, key.bytes.data(), key.bytes.size());
+  encode_group(group, p + key.bytes.size());
+}
+
+void WriteBatch::put_member(uint64_t gid, uint64_t uid, const MemberRecord& member) {
+  auto key = keys::make(gid, uid);
+  uint8_t* p = append_op(Table::Members, key.bytes.size(), kMemberRecordBytes);
+  std::memcpy(p, key.bytes.data(), key.bytes.size());
+  encode_member(member, p + key.bytes.size());
+}
+
+void WriteBatch::put_user_group(uint64_t uid, uint64_t gid, const UserGroupRecord& rec) {
+  auto key = keys::make(uid, gid);
+  uint8_t* p = append_op(Table::UserGroups, key.bytes.size(), kUserGroupRecordBytes);
+  std::memcpy(p, key.bytes.data(), key.bytes.size());
+  encode_user_group(rec, p + key.bytes.size());
+}
+
+void WriteBatch::put_group_log(uint64_t gid, uint64_t group_seq,
+                               std::span<const uint8_t> entry_bytes) {
+  add(Table::GroupLog, keys::make(gid, group_seq).span(), entry_bytes);
+}
+
+void WriteBatch::put_group_dedup(uint64_t gid, uint64_t sender_uid, uint64_t client_msg_id,
+                                 const DedupRecord& rec) {
+  auto key = keys::make(gid, sender_uid, client_msg_id);
+  uint8_t* p = append_op(Table::GroupDedup, key.bytes.size(), kDedupRecordBytes);
+  std::memcpy(p, key.bytes.data(), key.bytes.size());
+  encode_dedup(rec, p + key.bytes.size());
+}
+
 void WriteBatch::expire_dedup(int64_t cutoff_ms, uint32_t max_rows) {
   expire_cutoff_ms_ = cutoff_ms;
   expire_max_rows_ = max_rows;

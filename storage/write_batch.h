@@ -11,6 +11,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "storage/group_records.h"
 #include "storage/records.h"
 
 namespace im::storage {
@@ -25,8 +26,13 @@ enum class Table : uint8_t {
   Dedup,
   Rdedup,
   Meta,
+  Groups,
+  Members,
+  UserGroups,
+  GroupLog,
+  GroupDedup,
 };
-constexpr int kTableCount = 9;
+constexpr int kTableCount = 14;
 
 class WriteBatch {
  public:
@@ -44,8 +50,15 @@ class WriteBatch {
   void put_dedup(uint64_t uid, uint64_t client_msg_id, const DedupRecord& rec);
   void put_rdedup(uint64_t sender_uid, uint64_t client_msg_id, const DedupRecord& rec);
   void put_meta_u64(std::string_view name, uint64_t value);
-  // Asks the writer to delete dedup/rdedup rows older than cutoff_ms (at most max_rows of
-  // each table) inside the same transaction.
+  // groups (storage/group_records.h)
+  void put_group(const GroupRecord& group);
+  void put_member(uint64_t gid, uint64_t uid, const MemberRecord& member);
+  void put_user_group(uint64_t uid, uint64_t gid, const UserGroupRecord& rec);
+  void put_group_log(uint64_t gid, uint64_t group_seq, std::span<const uint8_t> entry_bytes);
+  void put_group_dedup(uint64_t gid, uint64_t sender_uid, uint64_t client_msg_id,
+                       const DedupRecord& rec);
+  // Asks the writer to delete dedup/rdedup/group_dedup rows older than cutoff_ms (at most
+  // max_rows of each table) inside the same transaction.
   void expire_dedup(int64_t cutoff_ms, uint32_t max_rows);
 
   void clear();

@@ -95,8 +95,8 @@ class ChatThread final : public ConnHandler {
   void run();
 
   Histogram result_hist, deliver_hist;
-  std::atomic<uint64_t> aborted_sends{0};      // never sent/answered: the sender's link died
-  std::atomic<int64_t> last_activity_ns{0};    // last result or delivery
+  std::atomic<uint64_t> aborted_sends{0};    // never sent/answered: the sender's link died
+  std::atomic<int64_t> last_activity_ns{0};  // last result or delivery
   uint64_t kicks = 0;
 
   void on_connected(Conn& conn) override;

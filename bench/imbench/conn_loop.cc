@@ -142,17 +142,16 @@ void Loop::handle_readable(Conn& conn) {
   }
   ++stats_.reads;
   bool bad = false;
-  auto status = conn.reader_.feed(std::span<const uint8_t>(read_buf_.data(), size_t(n)),
-                                  [&](std::span<const uint8_t> bytes) {
-                                    const im::proto::Frame* frame =
-                                        im::protocol::verify_frame(bytes);
-                                    if (frame == nullptr) {
-                                      bad = true;
-                                      return false;
-                                    }
-                                    conn.handler_->on_frame(conn, *frame);
-                                    return conn.fd_ >= 0;
-                                  });
+  auto status = conn.reader_.feed(
+      std::span<const uint8_t>(read_buf_.data(), size_t(n)), [&](std::span<const uint8_t> bytes) {
+        const im::proto::Frame* frame = im::protocol::verify_frame(bytes);
+        if (frame == nullptr) {
+          bad = true;
+          return false;
+        }
+        conn.handler_->on_frame(conn, *frame);
+        return conn.fd_ >= 0;
+      });
   if (bad) {
     ++stats_.bad_frames;
     return conn.fail("bad frame from server");

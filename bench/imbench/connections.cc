@@ -9,9 +9,9 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cstring>
 #include <atomic>
 #include <cstdio>
+#include <cstring>
 #include <memory>
 #include <thread>
 
@@ -341,9 +341,8 @@ int run_slice(const Options& o, uint32_t proc, int ready_fd, int result_fd) {
   }
   (void)!::write(result_fd, &sum, sizeof(sum));
   std::vector<uint64_t> buckets(Histogram::kBuckets, 0);
-  hist.for_each_bucket([&](uint64_t low, uint64_t, uint64_t count) {
-    buckets[Histogram::bucket_of(low)] = count;
-  });
+  hist.for_each_bucket(
+      [&](uint64_t low, uint64_t, uint64_t count) { buckets[Histogram::bucket_of(low)] = count; });
   size_t bytes = buckets.size() * sizeof(uint64_t), at = 0;
   while (at < bytes) {
     ssize_t n = ::write(result_fd, reinterpret_cast<char*>(buckets.data()) + at, bytes - at);

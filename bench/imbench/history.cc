@@ -186,8 +186,7 @@ int run_history(const Options& o, Report* report) {
   fill.json_path.clear();
   Report fill_report;
   if (o.messages > 0 && run_chat_1to1(fill, &fill_report) != 0) {
-    std::fprintf(stderr, "imbench: the fill run failed: %s\n",
-                 fill_report.summary_line().c_str());
+    std::fprintf(stderr, "imbench: the fill run failed: %s\n", fill_report.summary_line().c_str());
     return 1;
   }
   // 2. Read.

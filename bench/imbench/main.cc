@@ -28,7 +28,8 @@ int main(int argc, char** argv) {
     std::printf("%s\n", line.c_str());
     std::fflush(stdout);
   }
-  if (!options.json_path.empty() && !line.empty() && !report.write_json(options.json_path, options)) {
+  if (!options.json_path.empty() && !line.empty() &&
+      !report.write_json(options.json_path, options)) {
     std::fprintf(stderr, "imbench: cannot write %s\n", options.json_path.c_str());
     if (rc == 0) rc = 2;
   }

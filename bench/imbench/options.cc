@@ -36,8 +36,7 @@ bool parse_options(int argc, char** argv, Options* o, int* exit_code) {
   app.add_option("--users", o->users, "login-storm: distinct users")->check(CLI::Range(1, 100000));
   app.add_option("--concurrency", o->concurrency, "login-storm/history: requests in flight")
       ->check(CLI::Range(1, 100000));
-  app.add_option("--page", o->page_entries, "history: entries per page")
-      ->check(CLI::Range(1, 200));
+  app.add_option("--page", o->page_entries, "history: entries per page")->check(CLI::Range(1, 200));
   app.add_flag("!--no-setup", o->setup, "do not register users (they must exist)");
   app.add_option("--user-prefix", o->user_prefix, "username prefix");
   app.add_option("--password", o->password, "password of the bench users");

@@ -51,14 +51,22 @@ std::string Report::get(const std::string& key) const {
 namespace {
 
 nlohmann::json options_json(const Options& o) {
-  return {{"workload", o.workload},        {"server", o.server},
-          {"threads", o.threads},          {"pairs", o.pairs},
-          {"messages", o.messages},        {"window", o.window},
-          {"payload", o.payload_bytes},    {"rate", o.rate},
-          {"connections", o.connections},  {"devices_per_user", o.devices_per_user},
-          {"duration_s", o.duration_s},    {"heartbeat_s", o.heartbeat_s},
-          {"procs", o.procs},              {"users", o.users},
-          {"concurrency", o.concurrency},  {"page", o.page_entries},
+  return {{"workload", o.workload},
+          {"server", o.server},
+          {"threads", o.threads},
+          {"pairs", o.pairs},
+          {"messages", o.messages},
+          {"window", o.window},
+          {"payload", o.payload_bytes},
+          {"rate", o.rate},
+          {"connections", o.connections},
+          {"devices_per_user", o.devices_per_user},
+          {"duration_s", o.duration_s},
+          {"heartbeat_s", o.heartbeat_s},
+          {"procs", o.procs},
+          {"users", o.users},
+          {"concurrency", o.concurrency},
+          {"page", o.page_entries},
           {"spread_sources", o.spread_sources}};
 }
 

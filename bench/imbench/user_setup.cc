@@ -63,8 +63,8 @@ void register_slice(const sockaddr_in& server, const std::vector<std::string>& n
     out.clear();
     uint32_t batch = 0;
     for (; next < names.size() && batch < kPipelineDepth; next += step, ++batch)
-      im::protocol::append_frame(out, im::client::build_register(fbb, next + 1, names[next],
-                                                                 password));
+      im::protocol::append_frame(out,
+                                 im::client::build_register(fbb, next + 1, names[next], password));
     if (!write_all(fd, out)) return shared->fail("setup: send failed"), void(::close(fd));
     uint32_t answered = 0;
     while (answered < batch) {

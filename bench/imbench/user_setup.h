@@ -22,8 +22,7 @@ struct SetupResult {
 };
 
 // "<prefix><index>" for every index in [first, first + count).
-std::vector<std::string> bench_usernames(const std::string& prefix, uint32_t first,
-                                         uint32_t count);
+std::vector<std::string> bench_usernames(const std::string& prefix, uint32_t first, uint32_t count);
 
 SetupResult register_users(const sockaddr_in& server, const std::vector<std::string>& usernames,
                            const std::string& password, double timeout_s);

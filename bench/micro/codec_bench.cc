@@ -36,15 +36,14 @@ std::vector<uint8_t> make_push(size_t entries) {
     blobs.push_back(proto::CreateEntryBlob(fbb, data));
   }
   auto push = proto::CreatePush(fbb, fbb.CreateVector(blobs));
-  return im::client::to_vector(
-      im::client::finish_frame(fbb, 0, proto::Body::Push, push.Union()));
+  return im::client::to_vector(im::client::finish_frame(fbb, 0, proto::Body::Push, push.Union()));
 }
 
 std::vector<uint8_t> make_send_result() {
   flatbuffers::FlatBufferBuilder fbb(128);
   auto data = proto::CreateSendResult(fbb, 42, 7, 1700000000000, false);
-  auto result = proto::CreateResult(fbb, proto::Code::Ok, 0, proto::ResultData::SendResult,
-                                    data.Union());
+  auto result =
+      proto::CreateResult(fbb, proto::Code::Ok, 0, proto::ResultData::SendResult, data.Union());
   return im::client::to_vector(
       im::client::finish_frame(fbb, 9, proto::Body::Result, result.Union()));
 }
@@ -64,8 +63,8 @@ BENCHMARK(BM_EncodeSend)->Arg(100)->Arg(4096);
 
 void BM_VerifySend(benchmark::State& state) {
   flatbuffers::FlatBufferBuilder fbb(1024);
-  auto frame = im::client::to_vector(
-      im::client::build_send_text(fbb, 1, 77, 1, std::string(100, 'x')));
+  auto frame =
+      im::client::to_vector(im::client::build_send_text(fbb, 1, 77, 1, std::string(100, 'x')));
   for (auto _ : state) benchmark::DoNotOptimize(im::protocol::verify_frame(frame));
   state.SetItemsProcessed(state.iterations());
 }

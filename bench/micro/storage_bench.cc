@@ -88,9 +88,8 @@ void BM_HistoryPage(benchmark::State& state) {
     auto index = t.shard->read_conv_index(kUid, kPeer, before, 0, page);
     seqs.clear();
     for (const auto& item : index) seqs.push_back(item.inbox_seq);
-    t.shard->read_inbox_seqs(kUid, seqs, [&](const im::storage::InboxItem& item) {
-      bytes += item.bytes.size();
-    });
+    t.shard->read_inbox_seqs(
+        kUid, seqs, [&](const im::storage::InboxItem& item) { bytes += item.bytes.size(); });
   }
   benchmark::DoNotOptimize(bytes);
   state.SetItemsProcessed(state.iterations());  // pages

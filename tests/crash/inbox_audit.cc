@@ -160,19 +160,25 @@ bool read_whole_inbox(uint16_t port, const std::string& username, const std::str
   return true;
 }
 
-void check_inboxes(const std::map<uint64_t, InboxCopy>& inboxes,
-                   const std::vector<SentMessage>& sent, AuditCounts* counts) {
-  std::map<uint64_t, Placement> placed;
-  for (const auto& [uid, inbox] : inboxes) placed[uid] = place(inbox);
-  std::unordered_map<Key, const SentMessage*, KeyHash> by_key;
+namespace {
 
+using SendIndex = std::unordered_map<Key, const SentMessage*, KeyHash>;
+
+// Each send with a result: one copy per inbox, both as the SendResult said; ids unique.
+void check_sends(std::map<uint64_t, Placement>& placed, const std::vector<SentMessage>& sent,
+                 SendIndex* by_key) {
   Violations missing("a send with a SendResult is not exactly once in the sender's inbox");
   Violations missing_peer("a send with a SendResult is not exactly once in the receiver's inbox");
   Violations mismatch("a stored copy differs from the SendResult or from the other copy");
+  Violations shared_id("two sends got the same msg_id");
   Violations sent_twice("the load used one client_msg_id twice (test bug)");
+  std::unordered_map<uint64_t, const SentMessage*> by_msg_id;
   for (const SentMessage& s : sent) {
-    if (!by_key.emplace(Key{s.from_uid, s.client_msg_id}, &s).second)
+    if (!by_key->emplace(Key{s.from_uid, s.client_msg_id}, &s).second) {
       sent_twice.add() << describe(s);
+    }
+    auto [other, fresh] = by_msg_id.emplace(s.receipt.msg_id, &s);
+    if (!fresh) shared_id.add() << describe(s) << " and " << describe(*other->second);
     const auto& own = placed[s.from_uid][{s.from_uid, s.client_msg_id}];
     const auto& peer = placed[s.to_uid][{s.from_uid, s.client_msg_id}];
     if (own.size() != 1) missing.add() << describe(s) << ": " << own.size() << " copies";
@@ -189,15 +195,18 @@ void check_inboxes(const std::map<uint64_t, InboxCopy>& inboxes,
       mismatch.add() << describe(s) << " stored as " << describe(*own[0]) << " and "
                      << describe(*peer[0]);
     }
-    counts->messages_checked++;
   }
+}
 
+// Each stored entry: a message some send got a result for, in one of its two inboxes,
+// after the sender's earlier messages to the same peer.
+void check_entries(const std::map<uint64_t, InboxCopy>& inboxes, const SendIndex& by_key) {
   Violations unknown("an inbox holds a message the load never got a SendResult for");
   Violations misplaced("a message is stored in the inbox of a user outside its conversation");
   Violations reordered("a sender's messages are out of send order in an inbox");
   Violations not_message("an inbox holds an entry that is not a message");
   for (const auto& [uid, inbox] : inboxes) {
-    std::map<std::pair<uint64_t, uint64_t>, const InboxEntry*> last_of_pair;
+    std::map<std::pair<uint64_t, uint64_t>, const SentMessage*> last_of_pair;
     for (const InboxEntry& e : inbox.entries) {
       if (e.kind != EntryKind::Message) {
         not_message.add() << describe(e);
@@ -210,19 +219,24 @@ void check_inboxes(const std::map<uint64_t, InboxCopy>& inboxes,
       }
       const SentMessage& s = *it->second;
       if (uid != s.from_uid && uid != s.to_uid) misplaced.add() << describe(e);
-      const InboxEntry*& last = last_of_pair[{s.from_uid, s.to_uid}];
-      if (last != nullptr) {
-        const SentMessage& before =
-            *by_key.at({last->message.sender_uid, last->message.client_msg_id});
-        if (before.n >= s.n) {
-          reordered.add() << describe(e) << " (n=" << s.n << ") after " << describe(*last)
-                          << " (n=" << before.n << ")";
-        }
+      const SentMessage*& last = last_of_pair[{s.from_uid, s.to_uid}];
+      if (last != nullptr && last->n > s.n) {  // equal n is a second copy, reported above
+        reordered.add() << describe(e) << " (n=" << s.n << ") after n=" << last->n;
       }
-      last = &e;
+      last = &s;
     }
   }
+}
 
+}  // namespace
+
+void check_inboxes(const std::map<uint64_t, InboxCopy>& inboxes,
+                   const std::vector<SentMessage>& sent, AuditCounts* counts) {
+  std::map<uint64_t, Placement> placed;
+  for (const auto& [uid, inbox] : inboxes) placed[uid] = place(inbox);
+  SendIndex by_key;
+  check_sends(placed, sent, &by_key);
+  check_entries(inboxes, by_key);
   for (auto a = inboxes.begin(); a != inboxes.end(); ++a) {
     for (auto b = std::next(a); b != inboxes.end(); ++b) {
       counts->conversation_reorders += count_reorders(a->second, b->second);

@@ -40,9 +40,10 @@ bool read_whole_inbox(uint16_t port, const std::string& username, const std::str
                       InboxCopy* out);
 
 struct AuditCounts {
-  uint64_t messages_checked = 0;       // sends with a result, each found in two inboxes
-  uint64_t conversation_reorders = 0;  // pairs of opposite-direction messages ordered
-                                       // differently in the two users' inboxes
+  // Adjacent messages of one conversation that the two users' inboxes order differently.
+  // Measured, not asserted: with receiver-first writes, two users sending to each other at
+  // once see the crossing messages in different orders (ARCHITECTURE.md section 3, line 6).
+  uint64_t conversation_reorders = 0;
 };
 
 // The stored-state half of the contract (inboxes keyed by uid; every user the load used).

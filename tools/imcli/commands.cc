@@ -20,12 +20,14 @@ void print_json(const json& doc) {
   std::cout << doc.dump(2, ' ', false, json::error_handler_t::replace) << "\n";
 }
 
-// A send-only session: one-shot commands must not move the device's push cursor.
+// A send-only session on a device id of its own ("imcli-<host>-cli"): pushes are acked
+// unseen, so one-shot commands neither kick nor move the interactive device's cursor.
 im::client::ClientOptions one_shot_options(const Flags& flags) {
   im::client::ClientOptions options = client_options(flags, kOneShotDeviceSuffix);
   options.receive_entries = false;
-  options.auto_reconnect = false;
   options.ping_interval_ms = 0;
+  // A send survives a server restart: reconnect and resend with the same client_msg_id.
+  options.send_deadline_ms = 3 * flags.timeout_ms;
   return options;
 }
 

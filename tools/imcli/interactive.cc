@@ -60,6 +60,7 @@ class Chat {
   std::string current_peer_;
   std::atomic<bool> stop_{false};
   std::atomic<bool> kicked_{false};
+  std::atomic<bool> reconnecting_{false};
   std::string input_;  // stdin bytes not yet split into lines
   bool input_eof_ = false;
 };
@@ -87,8 +88,10 @@ im::client::ClientOptions Chat::options() {
     say(std::string("* kicked: ") + im::client::status_name(kick.code) + ": " + kick.reason);
   };
   options.on_state = [this](ConnectionState state, const Status& why) {
-    if (state == ConnectionState::Reconnecting)
+    if (state == ConnectionState::Reconnecting && !reconnecting_.exchange(true)) {
       say("* connection lost (" + why.to_string() + "); reconnecting");
+    }
+    if (state == ConnectionState::LoggedIn && reconnecting_.exchange(false)) say("* reconnected");
     if (state == ConnectionState::Disconnected && !stop_) say("* disconnected: " + why.to_string());
   };
   return options;

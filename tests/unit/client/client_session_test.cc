@@ -164,6 +164,25 @@ TEST(ClientSession, BacklogPushedAfterLoginNeedsNoSync) {
   EXPECT_TRUE(server.frames_of(proto::Body::Sync).empty());
 }
 
+TEST(ClientSession, SendOnlyClientAcksPushesWithoutDeliveringThem) {
+  FakeServer server([](FakeConn& conn, const proto::Frame& frame) {
+    if (frame.body_type() == proto::Body::Hello) {
+      conn.send(login_ok_frame(frame.req_id(), kMe, "alice", "tok", 3));
+      conn.send(push_frame({simple_entry(2), simple_entry(3)}));
+      return;
+    }
+    answer_defaults(conn, frame);
+  });
+  ClientOptions options = fast_options();
+  options.receive_entries = false;
+  Client client(options);
+  ASSERT_TRUE(client.connect("127.0.0.1", server.port()).ok());
+  ASSERT_TRUE(client.login_password("alice", "password1").ok());
+  EXPECT_TRUE(has_ack(server, 3));
+  EXPECT_FALSE(client.next_entry(100).has_value());
+  EXPECT_EQ(client.stats().entries_delivered, 0u);
+}
+
 TEST(ClientSession, SendIsResentWithTheSameClientMsgIdAfterReconnect) {
   std::atomic<int> sends{0};
   FakeServer server([&](FakeConn& conn, const proto::Frame& frame) {
@@ -415,6 +434,30 @@ TEST(ClientSession, RequestsDecodeTheirResults) {
   EXPECT_EQ(server.connections(), 1);  // no reconnect after logout
 }
 
+TEST(ClientSession, LoginOkAfterTheTimeoutDropsTheConnection) {
+  std::atomic<bool> release{false};
+  FakeServer server([&](FakeConn& conn, const proto::Frame& frame) {
+    if (frame.body_type() == proto::Body::Hello) {
+      for (int i = 0; i < 500 && !release; i++) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      }
+      conn.send(login_ok_frame(frame.req_id(), kMe, "alice", "tok", 0));
+      return;
+    }
+    answer_defaults(conn, frame);
+  });
+  ClientOptions options = fast_options();
+  options.request_timeout_ms = 200;
+  Client client(options);
+  ASSERT_TRUE(client.connect("127.0.0.1", server.port()).ok());
+  EXPECT_EQ(client.login_password("alice", "password1").code(), kTimeout);
+  EXPECT_EQ(client.state(), ConnectionState::Connected);
+  release = true;
+  // The late LoginOk must not leave a session the app does not know about.
+  EXPECT_TRUE(client.wait_for_state(ConnectionState::Disconnected, 3000));
+  EXPECT_EQ(client.uid(), 0u);
+}
+
 TEST(ClientSession, HeartbeatPingsWhenIdle) {
   FakeServer server(
       [](FakeConn& conn, const proto::Frame& frame) { answer_defaults(conn, frame); });
@@ -423,7 +466,10 @@ TEST(ClientSession, HeartbeatPingsWhenIdle) {
   Client client(options);
   ASSERT_TRUE(client.connect("127.0.0.1", server.port()).ok());
   ASSERT_TRUE(client.login_password("alice", "password1").ok());
-  std::this_thread::sleep_for(std::chrono::milliseconds(450));
+  int64_t deadline = steady_now_ms() + 3000;
+  while (server.frames_of(proto::Body::Ping).size() < 2 && steady_now_ms() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
   EXPECT_GE(server.frames_of(proto::Body::Ping).size(), 2u);
   EXPECT_EQ(client.state(), ConnectionState::LoggedIn);
 }
@@ -436,7 +482,7 @@ TEST(ClientSession, UnansweredHeartbeatDropsAndReconnects) {
   });
   ClientOptions options = fast_options();
   options.ping_interval_ms = 100;
-  options.request_timeout_ms = 200;
+  options.request_timeout_ms = 500;
   Client client(options);
   ASSERT_TRUE(client.connect("127.0.0.1", server.port()).ok());
   ASSERT_TRUE(client.login_password("alice", "password1").ok());
