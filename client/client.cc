@@ -49,9 +49,13 @@ Client::Client(ClientOptions options)
     : options_(std::move(options)),
       pending_(options_.max_pending_requests),
       sent_ids_(options_.max_sent_ids),
+      group_tracker_(options_.max_tracked_groups),
       rng_(std::random_device{}()),
       tracker_(options_.inbox_seq) {
   cursor_.store(options_.inbox_seq);
+  for (const auto& [gid, group_seq] : options_.group_cursors) {
+    if (gid != 0) group_tracker_.set_cursor(gid, group_seq);
+  }
   wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 }
 

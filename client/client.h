@@ -22,6 +22,17 @@
 // Hello.ack_inbox_seq = inbox_cursor(). Kick Kicked (same device id elsewhere), an auth
 // failure on re-login, logout() and close() stop reconnection.
 //
+// Groups (read diffusion). Group log entries (Message, GroupEvent) arrive by GroupPush and
+// reach the app through the same on_entry / next_entry, with gid and group_seq set and
+// inbox_seq 0. A GroupTracker (client/group_tracker.h) keeps each group's highest
+// delivered group_seq: duplicates are dropped and a gap triggers a GroupSync of that group
+// (GroupPush is not acked). After every login the SDK lists the user's groups and syncs
+// each one that has entries past its cursor; a group this Client has no cursor for starts
+// at the member's read cursor (unread entries are delivered, older ones are history), and
+// a group joined during the session is synced from the member's join. Persist
+// group_cursors() and pass them back as options.group_cursors to resume exactly.
+// group_send_text() retries like send_text(), with the same client_msg_id.
+//
 // Threads. Every public method is thread-safe. Blocking methods must not be called from
 // the callbacks (they run on the reader thread, which is the one that would read the
 // answer): they return kWrongThread there. Callbacks may call the non-blocking getters.
@@ -40,10 +51,14 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <unordered_map>
+#include <unordered_set>
+#include <utility>
 #include <vector>
 
 #include "client/connection.h"
 #include "client/frame_builders.h"
+#include "client/group_tracker.h"
 #include "client/inbox_tracker.h"
 #include "client/pending_requests.h"
 #include "client/sent_ids.h"
@@ -90,6 +105,13 @@ struct ClientOptions {
   uint32_t max_receive_frame_bytes = kDefaultMaxReceiveFrameBytes;
   uint32_t sync_page_limit = 0;  // Sync.limit (0 = server default)
 
+  // Groups: the highest group_seq the app already has per group (persist group_cursors()).
+  std::vector<std::pair<uint64_t, uint64_t>> group_cursors;
+  uint32_t max_tracked_groups = 4096;  // GroupTracker bound (least recently used forgotten)
+  uint32_t group_sync_page_limit = 0;  // GroupSync.limit (0 = server default)
+  // After each login: ListGroups, then GroupSync every group with entries past its cursor.
+  bool catch_up_groups = true;
+
   // Called on the reader thread. Must not call blocking Client methods.
   std::function<void(const InboxEntry&)> on_entry;
   std::function<void(const KickInfo&)> on_kick;
@@ -108,6 +130,8 @@ struct ClientStats {
   uint64_t reconnects = 0;         // successful re-logins by the reader thread
   uint64_t unmatched_results = 0;  // Results for no pending req_id (late or unknown)
   uint64_t send_resends = 0;       // Send frames beyond the first, in send_text
+  uint64_t group_gaps_detected = 0;
+  uint64_t group_syncs_sent = 0;  // GroupSync frames sent by the SDK itself
 };
 
 class Client {
@@ -144,6 +168,47 @@ class Client {
   // A Sync page as the server returns it; does not go through delivery or the cursor.
   Result<SyncPage> sync(uint64_t after_inbox_seq, uint32_t limit = 0);
   Result<PongInfo> ping();
+
+  // ---- groups (client_groups.cc). Refusals carry the protocol codes: UnknownGroup 307,
+  // NotMember 308, GroupFull 309, GroupDismissed 310, MutedInGroup 311, NotAllowed 312. ----
+  Result<GroupChange> create_group(std::string_view name, std::span<const uint64_t> member_uids);
+  Result<GroupInfo> group_info(uint64_t gid);
+  Result<std::vector<GroupSummary>> list_groups();
+  Result<MemberList> list_members(uint64_t gid, uint64_t after_uid = 0, uint32_t limit = 0);
+  Result<GroupChange> invite(uint64_t gid, std::span<const uint64_t> uids);
+  Result<GroupChange> remove_member(uint64_t gid, uint64_t uid);
+  Result<GroupChange> quit_group(uint64_t gid);
+  Result<GroupChange> dismiss_group(uint64_t gid);
+  Result<GroupChange> update_group(uint64_t gid, const GroupUpdate& update);
+  Result<GroupChange> transfer_ownership(uint64_t gid, uint64_t new_owner_uid);
+  Result<GroupChange> set_admin(uint64_t gid, uint64_t uid, bool admin);
+  Result<GroupChange> mute_member(uint64_t gid, uint64_t uid, bool muted);
+  // Do-not-disturb for this user only (no event is written).
+  Result<GroupChange> mute_group(uint64_t gid, bool muted);
+  // Sends with a fresh client_msg_id, retrying like send_text.
+  Result<SendReceipt> group_send_text(uint64_t gid, std::string_view text,
+                                      std::span<const uint64_t> mentions = {},
+                                      bool mention_all = false);
+  Result<SendReceipt> group_send_text_with_id(uint64_t gid, uint64_t client_msg_id,
+                                              std::string_view text,
+                                              std::span<const uint64_t> mentions = {},
+                                              bool mention_all = false);
+  // One GroupSend frame, no retry.
+  Result<SendReceipt> group_send_text_once(uint64_t gid, uint64_t client_msg_id,
+                                           std::string_view text);
+  // A GroupSync page as the server returns it (head_inbox_seq = newest visible group_seq);
+  // does not go through delivery or the group cursors.
+  Result<SyncPage> group_sync(uint64_t gid, uint64_t after_group_seq, uint32_t limit = 0);
+  // Like history(): before_group_seq > 0 (or both 0) newest first; after_group_seq > 0
+  // oldest first.
+  Result<HistoryPage> group_history(uint64_t gid, uint64_t before_group_seq,
+                                    uint64_t after_group_seq, uint32_t limit);
+  // 0 = up to the newest visible entry.
+  Result<MarkReadInfo> mark_group_read(uint64_t gid, uint64_t up_to_group_seq = 0);
+  // Highest group_seq delivered to the app, per group (persist; pass back in options).
+  std::vector<std::pair<uint64_t, uint64_t>> group_cursors() const;
+  uint64_t group_cursor(uint64_t gid) const;
+
   // Logout -> Result Ok, then the connection closes (no reconnect). State: Disconnected.
   Status logout();
   // Stops everything at once (no Logout frame); pending calls return kClosed.
@@ -184,6 +249,13 @@ class Client {
   Status wait_logged_in(int64_t deadline_ms);
   Result<SendReceipt> send_attempt(uint64_t to_uid, uint64_t client_msg_id, std::string_view text,
                                    uint32_t timeout_ms);
+  // The resend loop of send_text / group_send_text around one attempt(timeout_ms).
+  Result<SendReceipt> send_with_retry(
+      const std::function<Result<SendReceipt>(uint32_t timeout_ms)>& attempt);
+  Result<SendReceipt> group_send_attempt(uint64_t gid, uint64_t client_msg_id,
+                                         std::string_view text, std::span<const uint64_t> mentions,
+                                         bool mention_all, uint32_t timeout_ms);
+  Result<GroupChange> group_change(FrameBytes frame, uint64_t req_id, im::proto::Body type);
   Result<ReceivedFrame> call(FrameBytes frame, uint64_t req_id, im::proto::Body type);
   Result<ReceivedFrame> send_request(FrameBytes frame, uint64_t req_id, im::proto::Body type,
                                      uint32_t timeout_ms);
@@ -213,10 +285,20 @@ class Client {
   bool deliver_one(InboxEntry& entry);
   void send_ack_if_due();
   void start_sync();
-  bool send_internal(FrameBytes frame, uint64_t req_id, im::proto::Body type, InternalRequest kind);
+  bool send_internal(FrameBytes frame, uint64_t req_id, im::proto::Body type, InternalRequest kind,
+                     uint64_t gid = 0);
   void send_relogin();
   void run_timers(int64_t now_ms);
   void drop_connection(const Status& why);
+  // Reader thread, groups (group_delivery.cc).
+  void deliver_group_entry(InboxEntry& entry, bool from_sync, bool* stalled);
+  void request_group_sync(uint64_t gid);
+  void send_group_sync(uint64_t gid);
+  void handle_group_sync_page(uint64_t gid, const ReceivedFrame& frame);
+  void start_group_catch_up();
+  void handle_group_list(const ReceivedFrame& frame);
+  void resync_groups_behind();
+  void reset_group_syncs();
   void schedule_reconnect();
 
   const ClientOptions options_;
@@ -250,6 +332,7 @@ class Client {
   PendingRequests pending_;
   std::deque<InboxEntry> queue_;
   SentIds sent_ids_;
+  GroupTracker group_tracker_;
   ClientStats stats_;
   std::mt19937_64 rng_;
 
@@ -271,6 +354,14 @@ class Client {
   uint32_t backoff_ms_ = 0;
   int64_t next_reconnect_ms_ = 0;  // steady clock
   bool use_password_next_ = false;
+  // Groups: GroupSyncs in flight (at most kMaxGroupSyncs) and waiting (bounded by
+  // max_tracked_groups); gaps of groups not yet known while the login's ListGroups runs.
+  std::unordered_set<uint64_t> group_syncing_;
+  std::deque<uint64_t> group_sync_queue_;
+  std::unordered_set<uint64_t> group_sync_queued_;
+  bool group_listing_ = false;                         // the login's ListGroups is in flight
+  bool group_catch_up_due_ = false;                    // a login succeeded: send that ListGroups
+  std::unordered_map<uint64_t, uint64_t> group_held_;  // gid -> highest seq seen
 };
 
 }  // namespace im::client

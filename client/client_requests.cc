@@ -1,5 +1,6 @@
 // client_requests.cc - the Client's request calls once a session exists: send_text with
-// its resend loop (same client_msg_id across reconnects), and the queries (history,
+// its resend loop (same client_msg_id across reconnects, shared with group_send_text in
+// client_groups.cc), and the queries (history,
 // conversations, mark_read, users, sync, ping). Each builds one frame, waits for its
 // answer through send_request()/call() (client.cc) and decodes it.
 #include <algorithm>
@@ -82,6 +83,14 @@ Result<SendReceipt> Client::send_attempt(uint64_t to_uid, uint64_t client_msg_id
 Result<SendReceipt> Client::send_text_with_id(uint64_t to_uid, uint64_t client_msg_id,
                                               std::string_view text) {
   if (Status s = check_caller_thread(); !s.ok()) return s;
+  return send_with_retry(
+      [&](uint32_t timeout_ms) { return send_attempt(to_uid, client_msg_id, text, timeout_ms); });
+}
+
+// Resends (the attempt reuses its client_msg_id) until a SendResult, a non-retryable
+// error, or send_deadline_ms; waits out reconnects and backs off on 5xx answers.
+Result<SendReceipt> Client::send_with_retry(
+    const std::function<Result<SendReceipt>(uint32_t timeout_ms)>& attempt) {
   int64_t deadline_ms = steady_now_ms() + options_.send_deadline_ms;
   uint32_t attempts = 0;
   uint32_t backoff_ms = 100;
@@ -98,7 +107,7 @@ Result<SendReceipt> Client::send_text_with_id(uint64_t to_uid, uint64_t client_m
       stats_.send_resends++;
     }
     attempts++;
-    Result<SendReceipt> receipt = send_attempt(to_uid, client_msg_id, text, timeout_ms);
+    Result<SendReceipt> receipt = attempt(timeout_ms);
     if (receipt.ok()) {
       receipt->attempts = attempts;
       return receipt;

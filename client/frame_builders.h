@@ -50,6 +50,41 @@ FrameBytes build_mark_read(flatbuffers::FlatBufferBuilder& fbb, uint64_t req_id,
 FrameBytes build_get_users(flatbuffers::FlatBufferBuilder& fbb, uint64_t req_id,
                            std::span<const uint64_t> uids, std::span<const std::string> usernames);
 
+// Groups (group_frame_builders.cc).
+FrameBytes build_create_group(flatbuffers::FlatBufferBuilder& fbb, uint64_t req_id,
+                              std::string_view name, std::span<const uint64_t> member_uids);
+FrameBytes build_get_group(flatbuffers::FlatBufferBuilder& fbb, uint64_t req_id, uint64_t gid);
+FrameBytes build_list_groups(flatbuffers::FlatBufferBuilder& fbb, uint64_t req_id);
+FrameBytes build_list_members(flatbuffers::FlatBufferBuilder& fbb, uint64_t req_id, uint64_t gid,
+                              uint64_t after_uid, uint32_t limit);
+FrameBytes build_invite_members(flatbuffers::FlatBufferBuilder& fbb, uint64_t req_id, uint64_t gid,
+                                std::span<const uint64_t> uids);
+FrameBytes build_remove_member(flatbuffers::FlatBufferBuilder& fbb, uint64_t req_id, uint64_t gid,
+                               uint64_t uid);
+FrameBytes build_quit_group(flatbuffers::FlatBufferBuilder& fbb, uint64_t req_id, uint64_t gid);
+FrameBytes build_dismiss_group(flatbuffers::FlatBufferBuilder& fbb, uint64_t req_id, uint64_t gid);
+// name empty = unchanged; announcement null = unchanged (clear_announcement removes it).
+FrameBytes build_update_group(flatbuffers::FlatBufferBuilder& fbb, uint64_t req_id, uint64_t gid,
+                              std::string_view name, const std::string* announcement,
+                              bool clear_announcement);
+FrameBytes build_transfer_ownership(flatbuffers::FlatBufferBuilder& fbb, uint64_t req_id,
+                                    uint64_t gid, uint64_t new_owner_uid);
+FrameBytes build_set_admin(flatbuffers::FlatBufferBuilder& fbb, uint64_t req_id, uint64_t gid,
+                           uint64_t uid, bool admin);
+FrameBytes build_mute_member(flatbuffers::FlatBufferBuilder& fbb, uint64_t req_id, uint64_t gid,
+                             uint64_t uid, bool muted);
+FrameBytes build_mute_group(flatbuffers::FlatBufferBuilder& fbb, uint64_t req_id, uint64_t gid,
+                            bool muted);
+FrameBytes build_group_send_text(flatbuffers::FlatBufferBuilder& fbb, uint64_t req_id, uint64_t gid,
+                                 uint64_t client_msg_id, std::string_view text,
+                                 std::span<const uint64_t> mentions, bool mention_all);
+FrameBytes build_group_sync(flatbuffers::FlatBufferBuilder& fbb, uint64_t req_id, uint64_t gid,
+                            uint64_t after_group_seq, uint32_t limit);
+FrameBytes build_group_history(flatbuffers::FlatBufferBuilder& fbb, uint64_t req_id, uint64_t gid,
+                               uint64_t before_group_seq, uint64_t after_group_seq, uint32_t limit);
+FrameBytes build_mark_group_read(flatbuffers::FlatBufferBuilder& fbb, uint64_t req_id, uint64_t gid,
+                                 uint64_t up_to_group_seq);
+
 // Finishes a Frame whose body the caller built in fbb (for tests that need frames the
 // helpers above refuse to make, e.g. a Result sent by a client or an empty union).
 FrameBytes finish_frame(flatbuffers::FlatBufferBuilder& fbb, uint64_t req_id,

@@ -24,13 +24,17 @@ Message decode_message(const proto::Message& m) {
   out.server_time_ms = m.server_time_ms();
   out.content_type = m.content_type();
   out.reply_to_msg_id = m.reply_to_msg_id();
+  out.gid = m.gid();
+  out.group_seq = m.group_seq();
+  if (m.mentions()) out.mentions.assign(m.mentions()->begin(), m.mentions()->end());
+  out.mention_all = m.mention_all();
   if (const proto::TextContent* text = m.content_as_TextContent())
     out.text = to_string(text->text());
   return out;
 }
 
 ReadEvent decode_read_event(const proto::ReadEvent& r) {
-  return {r.peer_uid(), r.read_inbox_seq(), to_string(r.device_id())};
+  return {r.peer_uid(), r.gid(), r.read_inbox_seq(), to_string(r.device_id())};
 }
 
 // The Result body of a frame with the given data member, or the failure Status.
@@ -54,12 +58,17 @@ InboxEntry decode_inbox_entry(const proto::InboxEntry& entry) {
   InboxEntry out;
   out.inbox_seq = entry.inbox_seq();
   out.owner_uid = entry.owner_uid();
+  out.gid = entry.gid();
+  out.group_seq = entry.group_seq();
   if (const proto::Message* m = entry.body_as_Message()) {
     out.kind = EntryKind::Message;
     out.message = decode_message(*m);
   } else if (const proto::ReadEvent* r = entry.body_as_ReadEvent()) {
     out.kind = EntryKind::ReadEvent;
     out.read_event = decode_read_event(*r);
+  } else if (const proto::GroupEvent* g = entry.body_as_GroupEvent()) {
+    out.kind = EntryKind::GroupEvent;
+    out.group_event = decode_group_event(*g);
   }
   return out;
 }
@@ -117,6 +126,8 @@ Result<SendReceipt> decode_send_result(const proto::Frame& frame) {
   receipt.inbox_seq = ok->inbox_seq();
   receipt.server_time_ms = ok->server_time_ms();
   receipt.duplicate = ok->duplicate();
+  receipt.gid = ok->gid();
+  receipt.group_seq = ok->group_seq();
   return receipt;
 }
 
@@ -153,6 +164,11 @@ Result<ConversationList> decode_conversation_list(const proto::Frame& frame) {
     conv.read_inbox_seq = c->read_inbox_seq();
     conv.muted = c->muted();
     conv.updated_ms = c->updated_ms();
+    conv.gid = c->gid();
+    conv.last_group_seq = c->last_group_seq();
+    conv.read_group_seq = c->read_group_seq();
+    conv.mentioned = c->mentioned();
+    conv.name = to_string(c->name());
     list.conversations.push_back(std::move(conv));
   }
   return list;
@@ -162,7 +178,7 @@ Result<MarkReadInfo> decode_mark_read_ok(const proto::Frame& frame) {
   Status status;
   const auto* ok = result_data<proto::MarkReadOk>(frame, &status);
   if (ok == nullptr) return status;
-  return MarkReadInfo{ok->read_inbox_seq(), ok->unread()};
+  return MarkReadInfo{ok->read_inbox_seq(), ok->unread(), ok->read_group_seq()};
 }
 
 Result<std::vector<UserInfo>> decode_user_list(const proto::Frame& frame) {
@@ -188,6 +204,92 @@ Result<PongInfo> decode_pong(const proto::Frame& frame, int64_t now_ms) {
 
 KickInfo decode_kick(const proto::Kick& kick) {
   return {kick.code(), to_string(kick.reason())};
+}
+
+// ---- groups ----
+
+GroupEvent decode_group_event(const proto::GroupEvent& g) {
+  GroupEvent out;
+  out.kind = g.kind();
+  out.actor_uid = g.actor_uid();
+  if (g.target_uids()) out.target_uids.assign(g.target_uids()->begin(), g.target_uids()->end());
+  out.text = to_string(g.text());
+  out.flag = g.flag();
+  out.server_time_ms = g.server_time_ms();
+  return out;
+}
+
+Result<GroupChange> decode_group_created(const proto::Frame& frame) {
+  Status status;
+  const auto* ok = result_data<proto::GroupCreated>(frame, &status);
+  if (ok == nullptr) return status;
+  return GroupChange{ok->gid(), ok->group_seq()};
+}
+
+Result<GroupChange> decode_group_changed(const proto::Frame& frame) {
+  Status status;
+  const auto* ok = result_data<proto::GroupChanged>(frame, &status);
+  if (ok == nullptr) return status;
+  return GroupChange{ok->gid(), ok->group_seq()};
+}
+
+Result<GroupInfo> decode_group_info(const proto::Frame& frame) {
+  Status status;
+  const auto* ok = result_data<proto::GroupInfo>(frame, &status);
+  if (ok == nullptr) return status;
+  GroupInfo info;
+  info.gid = ok->gid();
+  info.name = to_string(ok->name());
+  info.owner_uid = ok->owner_uid();
+  if (ok->admins()) info.admins.assign(ok->admins()->begin(), ok->admins()->end());
+  info.announcement = to_string(ok->announcement());
+  info.member_count = ok->member_count();
+  info.my_role = ok->my_role();
+  info.my_muted = ok->my_muted();
+  info.my_do_not_disturb = ok->my_do_not_disturb();
+  info.last_group_seq = ok->last_group_seq();
+  info.read_group_seq = ok->read_group_seq();
+  info.join_group_seq = ok->join_group_seq();
+  info.dismissed = ok->dismissed();
+  info.is_member = ok->is_member();
+  return info;
+}
+
+Result<std::vector<GroupSummary>> decode_group_list(const proto::Frame& frame) {
+  Status status;
+  const auto* ok = result_data<proto::GroupList>(frame, &status);
+  if (ok == nullptr) return status;
+  std::vector<GroupSummary> groups;
+  if (ok->groups() == nullptr) return groups;
+  for (const proto::GroupSummary* g : *ok->groups()) {
+    GroupSummary row;
+    row.gid = g->gid();
+    row.name = to_string(g->name());
+    row.my_role = g->my_role();
+    row.last_group_seq = g->last_group_seq();
+    row.read_group_seq = g->read_group_seq();
+    row.join_group_seq = g->join_group_seq();
+    row.unread = g->unread();
+    row.mentioned = g->mentioned();
+    row.do_not_disturb = g->do_not_disturb();
+    row.dismissed = g->dismissed();
+    row.updated_ms = g->updated_ms();
+    groups.push_back(std::move(row));
+  }
+  return groups;
+}
+
+Result<MemberList> decode_member_list(const proto::Frame& frame) {
+  Status status;
+  const auto* ok = result_data<proto::MemberList>(frame, &status);
+  if (ok == nullptr) return status;
+  MemberList list;
+  list.has_more = ok->has_more();
+  if (ok->members() == nullptr) return list;
+  for (const proto::MemberInfo* m : *ok->members()) {
+    list.members.push_back({m->uid(), m->role(), m->join_group_seq(), m->muted()});
+  }
+  return list;
 }
 
 }  // namespace im::client

@@ -55,4 +55,12 @@ Result<std::vector<UserInfo>> decode_user_list(const im::proto::Frame& frame);
 Result<PongInfo> decode_pong(const im::proto::Frame& frame, int64_t now_ms);
 KickInfo decode_kick(const im::proto::Kick& kick);
 
+// Groups.
+Result<GroupChange> decode_group_created(const im::proto::Frame& frame);
+Result<GroupChange> decode_group_changed(const im::proto::Frame& frame);
+Result<GroupInfo> decode_group_info(const im::proto::Frame& frame);
+Result<std::vector<GroupSummary>> decode_group_list(const im::proto::Frame& frame);
+Result<MemberList> decode_member_list(const im::proto::Frame& frame);
+GroupEvent decode_group_event(const im::proto::GroupEvent& event);
+
 }  // namespace im::client

@@ -26,18 +26,21 @@ struct Waiter {
   ReceivedFrame frame;  // the Result / Pong
 };
 
-enum class InternalRequest : uint8_t { None, Login, Sync, Ping };
+enum class InternalRequest : uint8_t { None, Login, Sync, Ping, GroupList, GroupSync };
 
 struct PendingRequest {
   im::proto::Body type = im::proto::Body::NONE;  // of the request
   Waiter* waiter = nullptr;                      // set for caller requests
   InternalRequest internal = InternalRequest::None;
   int64_t deadline_ms = 0;  // steady clock; enforced by the reader thread for internal ones
+  uint64_t gid = 0;         // InternalRequest::GroupSync: the group
 };
 
 class PendingRequests {
  public:
-  static constexpr size_t kMaxInternal = 8;
+  // Login, Sync, Ping, GroupList and up to kMaxGroupSyncs GroupSyncs, with room to spare.
+  static constexpr size_t kMaxGroupSyncs = 4;
+  static constexpr size_t kMaxInternal = 8 + kMaxGroupSyncs;
 
   explicit PendingRequests(size_t max_requests) : max_requests_(max_requests) {}
 

@@ -111,7 +111,10 @@ void Client::serve_connection() {
     if (state_ == ConnectionState::LoggedIn) sync_now = std::exchange(sync_wanted_, false);
   }
   if (close_now) return drop_connection(close_reason);
-  if (sync_now) start_sync();
+  if (sync_now) {
+    start_sync();
+    resync_groups_behind();
+  }
   run_timers(steady_now_ms());
 }
 
@@ -141,6 +144,13 @@ bool Client::handle_frame(std::vector<uint8_t>& bytes) {
         cursor_.store(tracker_.cursor(), std::memory_order_release);
       }
       send_ack_if_due();
+      return true;
+    }
+    case proto::Body::GroupPush: {
+      if (!options_.receive_entries) return true;  // not acked: nothing to do
+      std::vector<InboxEntry> entries =
+          decode_entry_blobs(frame->frame().body_as_GroupPush()->entries());
+      deliver_entries(entries, false);
       return true;
     }
     case proto::Body::Kick:
@@ -183,6 +193,7 @@ void Client::handle_answer(ReceivedFrame frame) {
   if (request && request->internal != InternalRequest::None) handle_internal(*request, frame);
   flush_state_events();
   if (sync_after_login) start_sync();
+  if (std::exchange(group_catch_up_due_, false)) start_group_catch_up();
 }
 
 bool Client::apply_caller_login_locked(const ReceivedFrame& frame) {
@@ -201,6 +212,10 @@ void Client::handle_internal(const PendingRequest& request, const ReceivedFrame&
       return handle_sync_page(frame);
     case InternalRequest::Ping:
       return;  // any answer proves the connection alive
+    case InternalRequest::GroupList:
+      return handle_group_list(frame);
+    case InternalRequest::GroupSync:
+      return handle_group_sync_page(request.gid, frame);
     case InternalRequest::None:
       return;
   }
@@ -222,6 +237,10 @@ bool Client::apply_login_locked(const LoginInfo& info) {
     catchup_head_ = info.inbox_head_seq;
     catchup_check_ms_ = steady_now_ms() + kCatchupGraceMs;
   }
+  // Pushes of groups this Client does not know are held until the ListGroups answer says
+  // where each group's cursor starts (group_delivery.cc).
+  group_catch_up_due_ = options_.receive_entries && options_.catch_up_groups;
+  group_listing_ = group_catch_up_due_;
   return false;
 }
 
@@ -236,6 +255,7 @@ void Client::handle_relogin(const ReceivedFrame& frame) {
     }
     flush_state_events();
     if (sync_now) start_sync();
+    if (std::exchange(group_catch_up_due_, false)) start_group_catch_up();
     return;
   }
   Code code = login.code();
@@ -269,7 +289,13 @@ void Client::handle_kick(const proto::Kick& kick) {
 }
 
 void Client::deliver_entries(std::vector<InboxEntry>& entries, bool from_sync) {
+  bool stalled = false;
   for (InboxEntry& entry : entries) {
+    if (entry.is_group()) {  // group log entries have their own seqs (inbox_seq 0)
+      deliver_group_entry(entry, from_sync, &stalled);
+      continue;
+    }
+    if (stalled) return;
     {
       std::lock_guard lock(mu_);
       if (entries_stalled_) return;  // the app's queue is full: take nothing until it drains
@@ -289,7 +315,7 @@ void Client::deliver_entries(std::vector<InboxEntry>& entries, bool from_sync) {
       return;
     }
     // Deliver, or a Sync page that skips seqs: the server has nothing in between.
-    if (!deliver_one(entry)) return;
+    if (!deliver_one(entry)) stalled = true;
   }
 }
 
@@ -302,14 +328,23 @@ bool Client::deliver_one(InboxEntry& entry) {
     if (!options_.on_entry) {
       if (queue_.size() >= options_.max_queued_entries) {
         entries_stalled_ = true;
+        if (entry.is_group()) group_tracker_.note_gap(entry.gid, entry.group_seq);
         return false;
       }
       queue_.push_back(entry);
+      // Queued counts as delivered; moved under the same lock so that an app which took
+      // the entry also sees it in group_cursors().
+      if (entry.is_group()) group_tracker_.accept(entry.gid, entry.group_seq);
       queue_cv_.notify_all();
     }
     stats_.entries_delivered++;
   }
   if (options_.on_entry) options_.on_entry(entry);
+  if (entry.is_group()) {
+    std::lock_guard lock(mu_);
+    group_tracker_.accept(entry.gid, entry.group_seq);
+    return true;
+  }
   tracker_.accept(entry.inbox_seq);
   cursor_.store(tracker_.cursor(), std::memory_order_release);
   if (catchup_head_ > 0) {
@@ -329,11 +364,11 @@ void Client::send_ack_if_due() {
 }
 
 bool Client::send_internal(FrameBytes frame, uint64_t req_id, proto::Body type,
-                           InternalRequest kind) {
+                           InternalRequest kind, uint64_t gid) {
   uint64_t epoch;
   {
     std::lock_guard lock(mu_);
-    PendingRequest request{type, nullptr, kind, steady_now_ms() + options_.request_timeout_ms};
+    PendingRequest request{type, nullptr, kind, steady_now_ms() + options_.request_timeout_ms, gid};
     if (!pending_.add(req_id, request)) return false;
     epoch = epoch_.load();
   }
@@ -431,6 +466,7 @@ void Client::drop_connection(const Status& why) {
   syncing_ = false;
   sync_retry_ms_ = 0;
   catchup_head_ = 0;
+  reset_group_syncs();
   if (next == ConnectionState::Reconnecting) schedule_reconnect();
   flush_state_events();
 }

@@ -18,6 +18,8 @@ struct ConnRef {
   uint32_t slot = 0;
   uint32_t gen = 0;
   bool operator==(const ConnRef&) const = default;
+  // No connection (a replayed request whose client is gone): answers are dropped.
+  static ConnRef none() { return {UINT32_MAX, 0, 0}; }
 };
 
 enum class Op : uint8_t {
@@ -25,8 +27,13 @@ enum class Op : uint8_t {
   Register,        // text=username text2=password
   LoginPassword,   // text=username text2=password device=device a=ack_inbox_seq platform
   LoginToken,      // uid device a=ack_inbox_seq platform
-  Send,            // uid=sender bytes=verified Send frame
-  SendSenderSide,  // uid=sender a=msg_id t=server_time_ms bytes=Send frame b=1 when resend
+  Send,            // uid=sender bytes=verified Send frame c=1 once the receiver is known
+  SendCheck,       // the same, at the receiver's shard: does the receiver exist?
+  SendSecond,      // uid=sender bytes=Send frame a=msg_id t=server_time_ms
+                   // c=sender's inbox_seq when the first step wrote the sender's copy
+                   // d=1 when the sender's copy already existed (a resend)
+                   // b=outbox position at the first shard (0: none to confirm)
+  OutboxDone,      // a=outbox position: the second step is durable (to the first shard)
   Ack,             // uid device a=inbox_seq
   Sync,            // uid a=after_inbox_seq b=limit
   History,         // uid a=peer b=before c=after d=limit

@@ -35,6 +35,7 @@ bool Server::open_storage(std::string* error) {
   storage::Manifest manifest;
   if (!storage::open_data_dir(cfg.data_dir, cfg.shards, &manifest, error)) return false;
   shared_.shard_count = manifest.shards;
+  shared_.uid_counters = std::make_unique<std::atomic<uint64_t>[]>(manifest.shards);
   storage::ShardOptions opts;
   opts.map_bytes = std::min(cfg.map_bytes, cfg.max_map_bytes);
   opts.max_map_bytes = cfg.max_map_bytes;
@@ -84,7 +85,15 @@ bool Server::check_port_free(std::string* error) {
 
 bool Server::start(std::string* error) {
   Config& cfg = shared_.config;
-  if (!check_port_free(error) || !open_storage(error)) return false;
+  // Right after a crash the killed process's listeners can linger for some milliseconds
+  // (its io_uring is torn down asynchronously): retry the port for a bounded time.
+  constexpr int kBindAttempts = 150;  // x 20 ms = 3 s
+  bool port_free = false;
+  for (int i = 0; i < kBindAttempts && !port_free; i++) {
+    port_free = check_port_free(error);
+    if (!port_free) usleep(20000);
+  }
+  if (!port_free || !open_storage(error)) return false;
   uint32_t cpus = std::max(1u, std::thread::hardware_concurrency());
   shared_.worker_count = cfg.workers == 0 ? cpus : cfg.workers;
   uint32_t n = shared_.worker_count;

@@ -253,8 +253,9 @@ void Worker::on_send_request(uint32_t slot, uint64_t req_id, const p::Send& send
   std::string_view bad = check_content(send.content_type(), send.content(), send.mentions(),
                                        shared_->config.max_text_bytes);
   if (!bad.empty()) return reply(slot, req_id, Code::BadRequest, bad);
+  // The conversation's first step runs on the shard of its smaller uid (shard_chat.cc).
   auto e = session_envelope(Op::Send, slot, req_id);
-  e->shard = storage::shard_of_uid(send.to_uid(), shared_->shard_count);
+  e->shard = storage::shard_of_uid(std::min(c.uid, send.to_uid()), shared_->shard_count);
   e->bytes.assign(bytes.begin(), bytes.end());
   route_to_shard(std::move(e));
 }

@@ -1,19 +1,26 @@
 // shard_chat.cc - one-to-one chat on one shard: where a send becomes writes.
 //
-// A send crosses at most two shards without locks or two-phase commit:
-//   1. the receiver's shard appends the receiver's copy and an rdedup row keyed by
-//      (sender uid, client_msg_id), commits, pushes to the receiver's devices, and then
-//   2. forwards to the sender's shard, which appends the sender's copy and the dedup row,
-//      commits, and only then answers SendResult.
-// A crash between 1 and 2 leaves the receiver's copy alone; the client resends (no result
-// came), step 1 finds the rdedup row and reuses its msg_id, step 2 writes the sender's
-// copy: in the end each message is in both inboxes exactly once. docs/design.md has more.
+// A send crosses at most two shards without locks or two-phase commit. Step 1 runs on the
+// shard of the conversation's smaller uid, step 2 on the other user's shard:
+//   1. write that user's copy of the message and its dedup row (dedup for the sender's
+//      copy, rdedup for the receiver's, both keyed by (sender uid, client_msg_id)), commit,
+//      then forward msg_id and time to step 2;
+//   2. write the other copy and its dedup row, commit, and only then answer SendResult.
+// A crash between the two leaves one copy alone and no answer; the client resends with the
+// same client_msg_id, step 1 finds its dedup row and reuses the msg_id without writing,
+// step 2 writes the missing copy: each message ends up in both inboxes exactly once.
+// Every message of a conversation passes the same first shard and both queues are FIFO,
+// so both users (and all their devices) see a conversation in the same order, and a
+// sender's messages never pass each other. docs/design.md has more.
 #include <algorithm>
+#include <cstring>
 
 #include "core/clock.h"
 #include "core/group_frames.h"
+#include "core/log.h"
 #include "core/shard_state.h"
 #include "core/worker.h"
+#include "protocol/frame_verify.h"
 #include "storage/data_dir.h"
 
 namespace im::core {
@@ -45,95 +52,187 @@ std::optional<storage::DedupRecord> ShardState::find_dedup(PairMap& pending, boo
   return rec;
 }
 
+// Step 1, on the shard of the conversation's smaller uid (its owner): every message of a
+// conversation passes here first and leaves in commit order, so both inboxes get the
+// conversation's messages in the same order.
 void ShardState::on_send(EnvelopePtr e) {
   if (refuse_writes(*e)) return;
   const p::Send* send = send_of(*e);
   uint64_t from = e->uid, to = send->to_uid(), cmid = send->client_msg_id();
-  UserMem* receiver = find_user(to);
-  if (!receiver) return reply(*e, Code::UnknownUser, "no such user");
-
-  auto forward = make_envelope(Op::SendSenderSide);
-  forward->shard = storage::shard_of_uid(from, worker_->shared().shard_count);
-  forward->conn = e->conn;
-  forward->req_id = e->req_id;
-  forward->uid = from;
-
-  bool pending = false;
-  if (auto seen = find_dedup(pending_rdedup_, true, from, cmid, &pending)) {
-    forward->a = seen->msg_id;
-    forward->t = seen->server_time_ms;
-    forward->b = 1;
-    forward->bytes = std::move(e->bytes);
-    if (!pending) return worker_->route_to_shard(std::move(forward));
-    AfterCommit a;
-    a.kind = AfterCommit::Kind::Forward;
-    a.forward = std::move(forward);
-    building().after.push_back(std::move(a));
-    return;
+  bool receiver_first = to < from;
+  if (!receiver_first && e->c == 0 && !worker_->uid_known(to)) {
+    // Not yet published as existing: let the receiver's shard decide (on_send_check).
+    e->op = Op::SendCheck;
+    e->shard = storage::shard_of_uid(to, worker_->shared().shard_count);
+    return worker_->route_to_shard(std::move(e));
   }
+  UserMem* owner = find_user(receiver_first ? to : from);
+  if (!owner) return reply(*e, Code::UnknownUser, "no such user");
 
-  int64_t now = wall_ms();
-  uint64_t msg_id = ids_.next(now);
-  uint64_t seq = assign_seq(*receiver);
-  Bytes entry;
-  build_message_entry(entry, {to, seq, msg_id, from, to, cmid, now}, *send);
-  Batch& b = building();
-  b.writes.put_inbox(to, seq, entry);
-  b.writes.put_conv_index(to, from, seq, true);
-  ConvMem& c = conv(to, from);
-  c.rec.last_inbox_seq = seq;
-  c.rec.unread += 1;
-  c.rec.updated_ms = now;
-  c.pending_incoming.push_back(seq);
-  put_conv(to, from, c);
-  storage::DedupRecord rec{msg_id, seq, now};
-  b.writes.put_rdedup(from, cmid, rec);
-  pending_rdedup_[{from, cmid}] = rec;
-  b.rdedup_keys.push_back({from, cmid});
-  after_durable(to, seq);
-
-  forward->a = msg_id;
-  forward->t = now;
-  forward->bytes = std::move(e->bytes);
+  auto second = make_envelope(Op::SendSecond);
+  second->shard = storage::shard_of_uid(receiver_first ? from : to, worker_->shared().shard_count);
+  second->conn = e->conn;
+  second->req_id = e->req_id;
+  second->uid = from;
+  bool pending = false;
+  if (auto seen = find_dedup(receiver_first ? pending_rdedup_ : pending_dedup_, receiver_first,
+                             from, cmid, &pending)) {
+    second->a = seen->msg_id;
+    second->t = seen->server_time_ms;
+    second->c = receiver_first ? 0 : seen->inbox_seq;
+    second->d = receiver_first ? 0 : 1;
+  } else {
+    int64_t now = wall_ms();
+    second->a = ids_.next(now);
+    second->t = now;
+    uint64_t seq = write_copy(*owner, receiver_first, *e, second->a, now);
+    second->c = receiver_first ? 0 : seq;
+    second->b = next_outbox_position_++;
+    second->bytes = std::move(e->bytes);
+    Bytes row;
+    encode_outbox_row(*second, row);
+    building().writes.put_outbox(second->b, row);
+    outbox_open_.insert(second->b);
+    pending = true;
+  }
+  if (second->bytes.empty()) second->bytes = std::move(e->bytes);
+  if (!pending) return worker_->route_to_shard(std::move(second));
   AfterCommit a;
   a.kind = AfterCommit::Kind::Forward;
-  a.forward = std::move(forward);
-  b.after.push_back(std::move(a));
+  a.forward = std::move(second);
+  building().after.push_back(std::move(a));
 }
 
-void ShardState::on_send_sender_side(EnvelopePtr e) {
+// The receiver was not known to exist where the send entered: its own shard decides.
+void ShardState::on_send_check(EnvelopePtr e) {
+  const p::Send* send = send_of(*e);
+  if (!find_user(send->to_uid())) return reply(*e, Code::UnknownUser, "no such user");
+  e->op = Op::Send;
+  e->c = 1;
+  e->shard = storage::shard_of_uid(std::min(e->uid, send->to_uid()),
+                                   worker_->shared().shard_count);
+  worker_->route_to_shard(std::move(e));
+}
+
+// Step 2, on the other user's shard: write the other copy (unless a resend finds it), then
+// answer SendResult once both copies are durable.
+void ShardState::on_send_second(EnvelopePtr e) {
   if (refuse_writes(*e)) return;
   const p::Send* send = send_of(*e);
   uint64_t from = e->uid, to = send->to_uid(), cmid = send->client_msg_id();
-  UserMem* sender = find_user(from);
-  if (!sender) return reply(*e, Code::UnknownUser, "the sending user no longer exists");
-
+  bool receiver = to > from;  // the larger uid's copy is written second
+  UserMem* owner = find_user(receiver ? to : from);
+  if (!owner) return reply(*e, Code::UnknownUser, "no such user");
   bool pending = false;
-  if (auto seen = find_dedup(pending_dedup_, false, from, cmid, &pending)) {
-    Bytes out;
-    append_send_result(out, e->req_id, seen->msg_id, seen->inbox_seq, seen->server_time_ms, true);
-    if (!pending) return worker_->send_frames(e->conn, std::move(out));
-    return after_frames(e->conn, e->req_id, std::move(out));
+  uint64_t sender_seq = e->c;
+  bool duplicate = e->d != 0;
+  if (auto seen = find_dedup(receiver ? pending_rdedup_ : pending_dedup_, receiver, from, cmid,
+                             &pending)) {
+    if (!receiver) {
+      sender_seq = seen->inbox_seq;
+      duplicate = true;
+    }
+  } else {
+    uint64_t seq = write_copy(*owner, receiver, *e, e->a, e->t);
+    if (!receiver) sender_seq = seq;
+    pending = true;
   }
-
-  uint64_t seq = assign_seq(*sender);
-  Bytes entry;
-  build_message_entry(entry, {from, seq, e->a, from, to, cmid, e->t}, *send);
-  Batch& b = building();
-  b.writes.put_inbox(from, seq, entry);
-  b.writes.put_conv_index(from, to, seq, false);
-  ConvMem& c = conv(from, to);
-  c.rec.last_inbox_seq = seq;
-  c.rec.updated_ms = e->t;
-  put_conv(from, to, c);
-  storage::DedupRecord rec{e->a, seq, e->t};
-  b.writes.put_dedup(from, cmid, rec);
-  pending_dedup_[{from, cmid}] = rec;
-  b.dedup_keys.push_back({from, cmid});
-  after_durable(from, seq);
   Bytes out;
-  append_send_result(out, e->req_id, e->a, seq, e->t, false);
+  append_send_result(out, e->req_id, e->a, sender_seq, e->t, duplicate);
+  EnvelopePtr done;
+  if (e->b != 0) {  // confirm to the first shard: its outbox row can go
+    done = make_envelope(Op::OutboxDone);
+    done->shard = storage::shard_of_uid(std::min(from, to), worker_->shared().shard_count);
+    done->conn = ConnRef::none();
+    done->a = e->b;
+  }
+  if (!pending) {
+    if (done) worker_->route_to_shard(std::move(done));
+    return worker_->send_frames(e->conn, std::move(out));
+  }
   after_frames(e->conn, e->req_id, std::move(out));
+  if (done) {
+    AfterCommit a;
+    a.kind = AfterCommit::Kind::Forward;
+    a.forward = std::move(done);
+    building().after.push_back(std::move(a));
+  }
+}
+
+// Outbox rows: [sender uid][msg_id][time][sender's inbox_seq][resend flag][Send frame].
+void ShardState::encode_outbox_row(const Envelope& second, Bytes& row) {
+  uint64_t head[4] = {second.uid, second.a, uint64_t(second.t), second.c};
+  row.resize(sizeof(head) + 1);
+  std::memcpy(row.data(), head, sizeof(head));
+  row[sizeof(head)] = uint8_t(second.d);
+  row.insert(row.end(), second.bytes.begin(), second.bytes.end());
+}
+
+void ShardState::replay_outbox() {
+  constexpr size_t kMaxReplayed = 1000000;
+  size_t n = shard_->read_outbox(kMaxReplayed, [&](uint64_t pos, std::span<const uint8_t> row) {
+    uint64_t head[4];
+    if (row.size() <= sizeof(head) + 1) return;
+    std::memcpy(head, row.data(), sizeof(head));
+    std::span<const uint8_t> frame = row.subspan(sizeof(head) + 1);
+    if (!protocol::verify_frame(frame) || !p::GetFrame(frame.data())->body_as_Send()) return;
+    auto e = make_envelope(Op::SendSecond);
+    e->conn = ConnRef::none();
+    e->uid = head[0];
+    e->a = head[1];
+    e->t = int64_t(head[2]);
+    e->c = head[3];
+    e->d = row[sizeof(head)];
+    e->b = pos;
+    e->bytes.assign(frame.begin(), frame.end());
+    uint64_t to = send_of(*e)->to_uid();
+    e->shard = storage::shard_of_uid(std::max(e->uid, to), worker_->shared().shard_count);
+    outbox_open_.insert(pos);
+    worker_->route_to_shard(std::move(e));
+  });
+  if (n > 0) LOG_INFO("shard %u: replayed %zu unconfirmed sends", shard_->index(), n);
+}
+
+void ShardState::on_outbox_done(EnvelopePtr e) {
+  outbox_open_.erase(e->a);
+  uint64_t through = outbox_open_.empty() ? next_outbox_position_ - 1 : *outbox_open_.begin() - 1;
+  if (through > outbox_deleted_through_ && !failed_) {
+    building().writes.delete_outbox_through(through);
+    outbox_deleted_through_ = through;
+  }
+}
+
+uint64_t ShardState::write_copy(UserMem& owner, bool receiver, const Envelope& e,
+                                uint64_t msg_id, int64_t time_ms) {
+  const p::Send* send = send_of(e);
+  uint64_t from = e.uid, to = send->to_uid(), cmid = send->client_msg_id();
+  uint64_t peer = receiver ? from : to;
+  uint64_t seq = assign_seq(owner);
+  Bytes entry;
+  build_message_entry(entry, {owner.uid, seq, msg_id, from, to, cmid, time_ms}, *send);
+  Batch& b = building();
+  b.writes.put_inbox(owner.uid, seq, entry);
+  b.writes.put_conv_index(owner.uid, peer, seq, receiver);
+  ConvMem& c = conv(owner.uid, peer);
+  c.rec.last_inbox_seq = seq;
+  c.rec.updated_ms = time_ms;
+  if (receiver) {
+    c.rec.unread += 1;
+    c.pending_incoming.push_back(seq);
+  }
+  put_conv(owner.uid, peer, c);
+  storage::DedupRecord rec{msg_id, seq, time_ms};
+  if (receiver) {
+    b.writes.put_rdedup(from, cmid, rec);
+    pending_rdedup_[{from, cmid}] = rec;
+    b.rdedup_keys.push_back({from, cmid});
+  } else {
+    b.writes.put_dedup(from, cmid, rec);
+    pending_dedup_[{from, cmid}] = rec;
+    b.dedup_keys.push_back({from, cmid});
+  }
+  after_durable(owner.uid, seq);
+  return seq;
 }
 
 void ShardState::on_mark_read(EnvelopePtr e) {

@@ -163,6 +163,7 @@ void ShardState::on_group_mark_read(EnvelopePtr e) {
     // The user's other devices learn of it through the user's inbox.
     auto ev = make_envelope(Op::AppendReadEvent);
     ev->shard = storage::shard_of_uid(e->uid, worker_->shared().shard_count);
+    ev->conn = ConnRef::none();
     ev->uid = e->uid;
     ev->device = e->device;
     ev->a = g->rec.gid;

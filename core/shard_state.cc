@@ -28,6 +28,8 @@ ShardState::ShardState(Worker* worker, storage::Shard* shard)
   persisted_last_msg_id_ = ids_.last();
   uid_counter_ = durable_uid_counter_ = shard->get_meta_u64(kMetaUidCounter).value_or(0);
   gid_counter_ = durable_gid_counter_ = shard->get_meta_u64(kMetaGidCounter).value_or(0);
+  worker->shared().uid_counters[shard->index()].store(durable_uid_counter_);
+  next_outbox_position_ = shard->last_outbox_position() + 1;
 }
 
 ShardState::~ShardState() = default;
@@ -46,8 +48,12 @@ void ShardState::handle(EnvelopePtr e) {
       return on_login_token(std::move(e));
     case Op::Send:
       return on_send(std::move(e));
-    case Op::SendSenderSide:
-      return on_send_sender_side(std::move(e));
+    case Op::SendCheck:
+      return on_send_check(std::move(e));
+    case Op::SendSecond:
+      return on_send_second(std::move(e));
+    case Op::OutboxDone:
+      return on_outbox_done(std::move(e));
     case Op::Ack:
       return on_ack(std::move(e));
     case Op::Sync:
@@ -166,6 +172,8 @@ void ShardState::submit_if_ready() {
   if (uid_counter_ != durable_uid_counter_) b.writes.put_meta_u64(kMetaUidCounter, uid_counter_);
   if (gid_counter_ != durable_gid_counter_) b.writes.put_meta_u64(kMetaGidCounter, gid_counter_);
   b.batch_no = next_batch_no_++;
+  b.uid_counter = uid_counter_;  // what this batch makes durable
+  b.gid_counter = gid_counter_;
   building_ = 1 - building_;
   if (b.writes.empty()) {
     complete(b);  // answers only: everything they depend on is already durable
@@ -204,8 +212,10 @@ void ShardState::poll_commit() {
 
 void ShardState::complete(Batch& batch) {
   committed_batch_no_ = batch.batch_no;
-  durable_uid_counter_ = std::max(durable_uid_counter_, uid_counter_);
-  durable_gid_counter_ = std::max(durable_gid_counter_, gid_counter_);
+  durable_uid_counter_ = std::max(durable_uid_counter_, batch.uid_counter);
+  durable_gid_counter_ = std::max(durable_gid_counter_, batch.gid_counter);
+  worker_->shared().uid_counters[shard_->index()].store(durable_uid_counter_,
+                                                        std::memory_order_release);
   pump_uids_.clear();
   for (auto& a : batch.after) {
     switch (a.kind) {
@@ -264,6 +274,9 @@ void ShardState::fail(Batch& batch, Code code, const char* reason) {
       append_result(out, a.req_id, code, reason);
       worker_->send_frames(a.conn, std::move(out));
     } else if (a.kind == AfterCommit::Kind::Forward) {
+      // A second step whose first step failed: its outbox row was never written.
+      if (a.forward->op == Op::SendSecond && a.forward->b != 0) outbox_open_.erase(a.forward->b);
+      if (a.forward->req_id == 0) continue;  // internal follow-ups have nobody to answer
       Bytes out;
       append_result(out, a.forward->req_id, code, reason);
       worker_->send_frames(a.forward->conn, std::move(out));

@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <set>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
@@ -41,6 +42,8 @@ class ShardState {
   void submit_if_ready();  // end of each loop turn
   void on_tick(int64_t now_ms);
   bool idle() const;
+  // At start: re-sends the second steps this shard committed but never saw confirmed.
+  void replay_outbox();
 
  private:
   struct DeviceSession {
@@ -85,6 +88,8 @@ class ShardState {
     std::vector<std::pair<uint64_t, uint64_t>> dedup_keys, rdedup_keys, gdedup_keys;
     std::vector<std::string> usernames;
     uint64_t batch_no = 0;
+    uint64_t uid_counter = 0;  // uid/gid counters as of this batch (meta rows written in it)
+    uint64_t gid_counter = 0;
     bool empty() const { return writes.empty() && after.empty(); }
   };
   struct PairHash {
@@ -130,7 +135,14 @@ class ShardState {
 
   // shard_chat.cc: send (both sides), mark read, sync, history, conversation list
   void on_send(EnvelopePtr e);
-  void on_send_sender_side(EnvelopePtr e);
+  void on_send_check(EnvelopePtr e);
+  void on_send_second(EnvelopePtr e);
+  void on_outbox_done(EnvelopePtr e);
+  static void encode_outbox_row(const Envelope& second, Bytes& row);
+  // Writes one copy of a 1:1 message into owner's inbox (receiver: the receiver's copy)
+  // with its conversation rows and dedup row; returns its inbox_seq.
+  uint64_t write_copy(UserMem& owner, bool receiver, const Envelope& e, uint64_t msg_id,
+                      int64_t time_ms);
   void on_mark_read(EnvelopePtr e);
   void on_sync(EnvelopePtr e);
   void on_history(EnvelopePtr e);
@@ -198,6 +210,9 @@ class ShardState {
   std::vector<uint64_t> ack_dirty_uids_;
   std::vector<uint64_t> pump_uids_;
   int64_t last_dedup_expiry_ms_ = 0;
+  uint64_t next_outbox_position_ = 1;
+  std::set<uint64_t> outbox_open_;  // positions forwarded and not yet confirmed
+  uint64_t outbox_deleted_through_ = 0;
   // Last member: destroyed (its thread joined) before the batches it may still be reading.
   ShardWriter writer_;
 };

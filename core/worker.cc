@@ -167,6 +167,8 @@ void Worker::run() {
   char name[32];
   std::snprintf(name, sizeof(name), "worker-%u", id_);
   set_thread_log_name(name);
+  // Unconfirmed second steps first, before any new request can overtake them.
+  for (auto& s : owned_shards_) s->replay_outbox();
   arm_accept();
   arm_wake();
   arm_tick();
@@ -268,6 +270,7 @@ void Worker::route_to_shard(EnvelopePtr e) {
 
 void Worker::route_to_conn(EnvelopePtr e) {
   uint32_t owner = e->conn.worker;
+  if (owner >= shared_->worker_count) return;  // ConnRef::none(): nobody to answer
   if (owner == id_) return on_conn_envelope(std::move(e));
   if (!shared_->queue(id_, owner).push(std::move(e))) {
     // The frames are lost for this connection only: a client whose request got no result

@@ -40,6 +40,10 @@ struct WorkerShared {
   std::vector<std::unique_ptr<SpscQueue<EnvelopePtr>>> queues;
   std::vector<int> wake_fds;
   std::atomic<bool> stopping{false};
+  // Per shard: the highest uid counter known committed (uid = counter * shards + shard).
+  // Written by the shard's owner after each commit, read by every session to know, without
+  // a hop, that a uid exists. A miss is not proof of absence: the user's shard decides.
+  std::unique_ptr<std::atomic<uint64_t>[]> uid_counters;
 
   SpscQueue<EnvelopePtr>& queue(uint32_t src, uint32_t dst) {
     return *queues[src * worker_count + dst];
@@ -70,6 +74,12 @@ class Worker {
   // Hands a prefixed GroupPush frame to every worker for its online members of gid.
   void broadcast_group_frames(uint64_t gid, Bytes&& frames);
   KdfPool& kdf() { return *kdf_; }
+  // True when uid is known to exist (see WorkerShared::uid_counters).
+  bool uid_known(uint64_t uid) const {
+    uint64_t counter = uid / shared_->shard_count;
+    uint32_t shard = uint32_t(uid % shared_->shard_count);
+    return counter >= 1 && counter <= shared_->uid_counters[shard].load(std::memory_order_acquire);
+  }
   int wake_fd() const { return shared_->wake_fds[id_]; }
 
  private:

@@ -30,7 +30,7 @@ using detail::to_val;
 // Indexed by Table. A table missing from an older data dir is created on open (open_tables).
 constexpr const char* kTableNames[kTableCount] = {
     "users",  "users_by_name", "devices", "inbox",   "convs",       "conv_index", "dedup",
-    "rdedup", "meta",          "groups",  "members", "user_groups", "group_log",  "group_dedup",
+    "rdedup", "meta",          "groups",  "members", "user_groups", "group_log",  "group_dedup", "outbox",
 };
 constexpr bool every_table_named() {
   for (const char* name : kTableNames) {
@@ -169,6 +169,9 @@ int Shard::Impl::apply(const WriteBatch& batch, ExpireResume* next) {
     rc = mdb_put(txn, dbi(table), &k, &v, 0);
     return rc == 0;
   });
+  if (rc == 0 && batch.outbox_delete_through() > 0) {
+    rc = delete_outbox_through(txn, batch.outbox_delete_through());
+  }
   for (size_t i = 0; rc == 0 && batch.expire_max_rows() > 0 && i < kExpireTableCount; ++i) {
     rc = expire(txn, kExpireTables[i], batch.expire_cutoff_ms(), batch.expire_max_rows(), &next[i]);
   }

@@ -126,6 +126,13 @@ class Shard {
   size_t read_group_log(uint64_t gid, uint64_t before_seq, uint64_t after_seq, uint64_t min_seq,
                         uint64_t max_seq, size_t limit,
                         const std::function<void(const InboxItem&)>& fn);
+  // ---- outbox (storage/outbox.cc) ----
+  // Outbox rows in position order (at most limit): fn(position, bytes).
+  size_t read_outbox(size_t limit,
+                     const std::function<void(uint64_t, std::span<const uint8_t>)>& fn);
+  // Highest outbox position ever written and not yet deleted, 0 when empty.
+  uint64_t last_outbox_position();
+
   // Newest group_seq of gid, 0 when the log is empty.
   uint64_t last_group_seq(uint64_t gid);
 

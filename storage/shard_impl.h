@@ -133,6 +133,7 @@ struct Shard::Impl {
   int open_tables();
   int adopt_persisted_map_size();
   int apply(const WriteBatch& batch, detail::ExpireResume* next);
+  int delete_outbox_through(MDB_txn* txn, uint64_t through);
   int expire(MDB_txn* txn, Table table, int64_t cutoff_ms, uint32_t max_rows,
              detail::ExpireResume* resume);
   enum class Grow { Grown, AtMax, Failed };

@@ -133,6 +133,7 @@ void WriteBatch::clear() {
   ops_ = 0;
   expire_cutoff_ms_ = 0;
   expire_max_rows_ = 0;
+  outbox_delete_through_ = 0;
 }
 
 }  // namespace im::storage

@@ -31,8 +31,9 @@ enum class Table : uint8_t {
   UserGroups,
   GroupLog,
   GroupDedup,
+  Outbox,
 };
-constexpr int kTableCount = 14;
+constexpr int kTableCount = 15;
 
 class WriteBatch {
  public:
@@ -57,12 +58,19 @@ class WriteBatch {
   void put_group_log(uint64_t gid, uint64_t group_seq, std::span<const uint8_t> entry_bytes);
   void put_group_dedup(uint64_t gid, uint64_t sender_uid, uint64_t client_msg_id,
                        const DedupRecord& rec);
+  // outbox (position) -> the second step of a 1:1 send not yet confirmed (storage/outbox.cc)
+  void put_outbox(uint64_t position, std::span<const uint8_t> bytes);
+  // Deletes outbox rows with position <= through (confirmed), inside the same transaction.
+  void delete_outbox_through(uint64_t through) { outbox_delete_through_ = through; }
+  uint64_t outbox_delete_through() const { return outbox_delete_through_; }
   // Asks the writer to delete dedup/rdedup/group_dedup rows older than cutoff_ms (at most
   // max_rows of each table) inside the same transaction.
   void expire_dedup(int64_t cutoff_ms, uint32_t max_rows);
 
   void clear();
-  bool empty() const { return ops_ == 0 && expire_max_rows_ == 0; }
+  bool empty() const {
+    return ops_ == 0 && expire_max_rows_ == 0 && outbox_delete_through_ == 0;
+  }
   size_t ops() const { return ops_; }
   size_t bytes() const { return arena_.size(); }
 
@@ -85,6 +93,7 @@ class WriteBatch {
   size_t ops_ = 0;
   int64_t expire_cutoff_ms_ = 0;
   uint32_t expire_max_rows_ = 0;
+  uint64_t outbox_delete_through_ = 0;
 };
 
 template <typename Fn>

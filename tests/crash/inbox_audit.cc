@@ -239,7 +239,11 @@ void check_inboxes(const std::map<uint64_t, InboxCopy>& inboxes,
   check_entries(inboxes, by_key);
   for (auto a = inboxes.begin(); a != inboxes.end(); ++a) {
     for (auto b = std::next(a); b != inboxes.end(); ++b) {
-      counts->conversation_reorders += count_reorders(a->second, b->second);
+      uint64_t reorders = count_reorders(a->second, b->second);
+      counts->conversation_reorders += reorders;
+      // Contract line 6: both users of a conversation see its messages in one order.
+      EXPECT_EQ(reorders, 0u) << "uids " << a->first << " and " << b->first
+                              << " see their conversation in different orders";
     }
   }
 }

@@ -40,9 +40,8 @@ bool read_whole_inbox(uint16_t port, const std::string& username, const std::str
                       InboxCopy* out);
 
 struct AuditCounts {
-  // Adjacent messages of one conversation that the two users' inboxes order differently.
-  // Measured, not asserted: with receiver-first writes, two users sending to each other at
-  // once see the crossing messages in different orders (ARCHITECTURE.md section 3, line 6).
+  // Adjacent messages of one conversation that the two users' inboxes order differently
+  // (asserted zero: ARCHITECTURE.md section 3, line 6).
   uint64_t conversation_reorders = 0;
 };
 

@@ -22,7 +22,9 @@ using im::client::InboxEntry;
 using im::proto::Code;
 using im::testing::TestServer;
 
-inline std::string password_of(const std::string& user) { return user + "-password"; }
+inline std::string password_of(const std::string& user) {
+  return user + "-password";
+}
 
 inline std::unique_ptr<Client> connect_client(TestServer& server, const std::string& device,
                                               ClientOptions options = {}) {
@@ -88,6 +90,28 @@ inline std::vector<InboxEntry> whole_inbox(Client& c) {
     if (!page.value().has_more || page.value().entries.empty()) break;
   }
   return all;
+}
+
+// Waits for n entries of group gid on a client's queue; entries of other groups and of the
+// inbox are skipped (fails the test on timeout).
+inline std::vector<InboxEntry> take_group(Client& c, uint64_t gid, size_t n,
+                                          uint32_t timeout_ms = 10000) {
+  std::vector<InboxEntry> got;
+  int64_t deadline = im::client::steady_now_ms() + timeout_ms;
+  while (got.size() < n) {
+    int64_t left = deadline - im::client::steady_now_ms();
+    if (left <= 0) break;
+    auto e = c.next_entry(static_cast<uint32_t>(left));
+    if (!e) break;
+    if (e->gid == gid) got.push_back(std::move(*e));
+  }
+  EXPECT_EQ(got.size(), n) << "entries of group " << gid << " received before the timeout";
+  return got;
+}
+
+// The worker that owns a uid's or gid's shard (16 shards, ids embed their shard).
+inline uint32_t worker_of(uint64_t id, uint32_t workers) {
+  return (id % 16) % workers;
 }
 
 // A connection driven frame by frame: sees every Result, Push and Kick.

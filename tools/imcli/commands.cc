@@ -16,6 +16,8 @@ namespace {
 
 constexpr const char* kOneShotDeviceSuffix = "-cli";
 
+}  // namespace
+
 void print_json(const json& doc) {
   std::cout << doc.dump(2, ' ', false, json::error_handler_t::replace) << "\n";
 }
@@ -31,11 +33,16 @@ im::client::ClientOptions one_shot_options(const Flags& flags) {
   return options;
 }
 
+namespace {
+
 void print_entry_line(const InboxEntry& e, const std::map<uint64_t, std::string>& names) {
   auto name = [&](uint64_t uid) { return names.count(uid) ? names.at(uid) : std::to_string(uid); };
   if (e.kind == EntryKind::Message) {
     std::cout << "[" << format_time(e.message.server_time_ms, true) << "] "
               << name(e.message.sender_uid) << ": " << e.message.text << "\n";
+  } else if (e.kind == EntryKind::GroupEvent) {
+    std::cout << "[" << format_time(e.group_event.server_time_ms, true) << "] * "
+              << describe_group_event(e.group_event, names) << "\n";
   } else if (e.kind == EntryKind::ReadEvent) {
     std::cout << "* read up to " << e.read_event.read_inbox_seq << " on " << e.read_event.device_id
               << "\n";

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -54,6 +55,38 @@ std::map<uint64_t, std::string> names_of(Client& client, const std::vector<uint6
 std::string format_time(int64_t unix_ms, bool with_date);
 nlohmann::json entry_json(const im::client::InboxEntry& entry,
                           const std::map<uint64_t, std::string>& names);
+// "alice invited bob, carol", "alice renamed the group to 'x'", ...
+std::string describe_group_event(const im::client::GroupEvent& event,
+                                 const std::map<uint64_t, std::string>& names);
+// The uids an entry names (sender, actor, targets, peer), for names_of().
+std::vector<uint64_t> uids_in(const im::client::InboxEntry& entry);
+void print_json(const nlohmann::json& doc);
+im::client::ClientOptions one_shot_options(const Flags& flags);
+
+// A group action, as typed after `imcli group` or `/group` (group_commands.cc):
+// create NAME [USER...], send GID TEXT, invite GID USER..., kick GID USER, quit GID,
+// dismiss GID, info GID, members GID, history GID, read GID, rename GID NAME,
+// admin GID USER on|off, mute GID USER on|off, dnd GID on|off, list.
+struct GroupRequest {
+  std::string action;
+  std::vector<std::string> args;
+  uint32_t limit = 20;  // history
+  uint64_t before = 0;  // history paging (group_seq)
+  uint64_t after = 0;
+};
+// Where a group action's output goes: one JSON document (one-shot --json) or text lines.
+struct GroupOutput {
+  bool json = false;
+  std::function<void(const std::string&)> line;
+  std::function<void(const nlohmann::json&)> document;
+};
+extern const char* const kGroupActionsHelp;
+// Runs one action on a logged-in client; returns an ExitCode (errors are reported through
+// report() on stderr by one-shot callers; returned as a line when interactive).
+int run_group_action(Client& client, const GroupRequest& request, const GroupOutput& out,
+                     Status* error);
+int run_group(const Flags& flags, const GroupRequest& request);
+int run_groups(const Flags& flags);
 
 int run_register(const Flags& flags, const std::string& username, const std::string& password);
 int run_send(const Flags& flags, const std::string& peer, const std::string& text);

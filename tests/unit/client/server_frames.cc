@@ -151,4 +151,46 @@ Bytes kick_frame(proto::Code code, std::string_view reason) {
   return finish(fbb, 0, proto::Body::Kick, kick.Union());
 }
 
+Bytes group_entry(uint64_t gid, uint64_t group_seq, uint64_t sender_uid) {
+  fb::FlatBufferBuilder fbb;
+  std::string body = "g" + std::to_string(gid) + "-" + std::to_string(group_seq);
+  auto text = proto::CreateTextContent(fbb, fbb.CreateString(body));
+  auto message =
+      proto::CreateMessage(fbb, 9000 + group_seq, sender_uid, 0, gid, group_seq, 7000 + group_seq,
+                           1700000000000, proto::Content::TextContent, text.Union());
+  auto entry = proto::CreateInboxEntry(fbb, 0, 0, proto::EntryBody::Message, message.Union(), gid,
+                                       group_seq);
+  fbb.Finish(entry);
+  return Bytes(fbb.GetBufferPointer(), fbb.GetBufferPointer() + fbb.GetSize());
+}
+
+Bytes group_event_entry(uint64_t gid, uint64_t group_seq, proto::GroupEventKind kind,
+                        uint64_t actor_uid, const std::vector<uint64_t>& targets) {
+  fb::FlatBufferBuilder fbb;
+  auto event = proto::CreateGroupEvent(fbb, kind, actor_uid, fbb.CreateVector(targets),
+                                       fbb.CreateString("team"), false, 1700000000000);
+  auto entry = proto::CreateInboxEntry(fbb, 0, 0, proto::EntryBody::GroupEvent, event.Union(), gid,
+                                       group_seq);
+  fbb.Finish(entry);
+  return Bytes(fbb.GetBufferPointer(), fbb.GetBufferPointer() + fbb.GetSize());
+}
+
+Bytes group_push_frame(const std::vector<Bytes>& entries) {
+  fb::FlatBufferBuilder fbb;
+  auto push = proto::CreateGroupPush(fbb, blobs(fbb, entries));
+  return finish(fbb, 0, proto::Body::GroupPush, push.Union());
+}
+
+Bytes group_list_frame(uint64_t req_id, const std::vector<GroupRow>& groups) {
+  fb::FlatBufferBuilder fbb;
+  std::vector<fb::Offset<proto::GroupSummary>> rows;
+  for (const GroupRow& g : groups) {
+    rows.push_back(proto::CreateGroupSummary(fbb, g.gid, fbb.CreateString("team"),
+                                             proto::GroupRole::Member, g.last_group_seq,
+                                             g.read_group_seq, 0, 0));
+  }
+  auto list = proto::CreateGroupList(fbb, fbb.CreateVector(rows));
+  return finish_result(fbb, req_id, proto::ResultData::GroupList, list.Union());
+}
+
 }  // namespace im::client::testing

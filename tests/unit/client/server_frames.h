@@ -47,4 +47,16 @@ Bytes user_list_frame(uint64_t req_id, const std::vector<std::pair<uint64_t, std
 Bytes pong_frame(uint64_t req_id, int64_t client_time_ms, int64_t server_time_ms);
 Bytes kick_frame(im::proto::Code code, std::string_view reason);
 
+// Groups: a group log entry (inbox_seq 0) holding a message "g<gid>-<seq>" from sender 2.
+Bytes group_entry(uint64_t gid, uint64_t group_seq, uint64_t sender_uid = 2);
+Bytes group_event_entry(uint64_t gid, uint64_t group_seq, im::proto::GroupEventKind kind,
+                        uint64_t actor_uid, const std::vector<uint64_t>& targets);
+Bytes group_push_frame(const std::vector<Bytes>& entries);
+struct GroupRow {
+  uint64_t gid = 0;
+  uint64_t last_group_seq = 0;
+  uint64_t read_group_seq = 0;
+};
+Bytes group_list_frame(uint64_t req_id, const std::vector<GroupRow>& groups);
+
 }  // namespace im::client::testing
