@@ -5,10 +5,10 @@
 #include <cstdio>
 #include <cstdlib>
 
-#define IM_ASSERT(cond)                                                                \
-  do {                                                                                 \
-    if (__builtin_expect(!(cond), 0)) {                                                \
+#define IM_ASSERT(cond)                                                                   \
+  do {                                                                                    \
+    if (__builtin_expect(!(cond), 0)) {                                                   \
       std::fprintf(stderr, "assertion failed: %s at %s:%d\n", #cond, __FILE__, __LINE__); \
-      std::abort();                                                                    \
-    }                                                                                  \
+      std::abort();                                                                       \
+    }                                                                                     \
   } while (0)

@@ -28,22 +28,22 @@ struct Config {
   // protocol bounds
   uint32_t max_frame_bytes = 64 * 1024;
   uint32_t max_text_bytes = 16 * 1024;
-  uint32_t max_page_entries = 200;      // sync / history / conversation list pages
+  uint32_t max_page_entries = 200;  // sync / history / conversation list pages
   uint32_t default_page_entries = 50;
   // sessions
-  uint32_t idle_timeout_ms = 60000;     // no frame for this long closes the connection
+  uint32_t idle_timeout_ms = 60000;        // no frame for this long closes the connection
   uint32_t max_outbound_bytes = 4u << 20;  // per-connection write backlog cap
-  uint32_t max_unacked_entries = 2048;  // pushed but not yet acked, per device
-  uint32_t max_unacked_bytes = 1u << 20;  // bytes of pushes not yet acked, per device
-  uint32_t ack_timeout_ms = 30000;      // unacked pushes with no ack progress: disconnect
-  uint32_t max_connections = 19000;     // per process
-  uint32_t max_group_members = 2000;    // current members of one group
+  uint32_t max_unacked_entries = 2048;     // pushed but not yet acked, per device
+  uint32_t max_unacked_bytes = 1u << 20;   // bytes of pushes not yet acked, per device
+  uint32_t ack_timeout_ms = 30000;         // unacked pushes with no ack progress: disconnect
+  uint32_t max_connections = 19000;        // per process
+  uint32_t max_group_members = 2000;       // current members of one group
   uint64_t token_ttl_ms = 7ull * 24 * 3600 * 1000;
   uint64_t dedup_window_ms = 24ull * 3600 * 1000;
   // internal queues
   uint32_t cross_worker_queue_entries = 65536;
   uint32_t kdf_queue_entries = 1024;
-  uint32_t max_batch_ops = 65536;       // per shard per commit
+  uint32_t max_batch_ops = 65536;  // per shard per commit
   // logging
   LogLevel log_level = LogLevel::Info;
 };

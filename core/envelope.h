@@ -24,36 +24,36 @@ struct ConnRef {
 
 enum class Op : uint8_t {
   // ---- to the owner of `shard` (fields used are listed) ----
-  Register,        // text=username text2=password
-  LoginPassword,   // text=username text2=password device=device a=ack_inbox_seq platform
-  LoginToken,      // uid device a=ack_inbox_seq platform
-  Send,            // uid=sender bytes=verified Send frame c=1 once the receiver is known
-  SendCheck,       // the same, at the receiver's shard: does the receiver exist?
-  SendSecond,      // uid=sender bytes=Send frame a=msg_id t=server_time_ms
-                   // c=sender's inbox_seq when the first step wrote the sender's copy
-                   // d=1 when the sender's copy already existed (a resend)
-                   // b=outbox position at the first shard (0: none to confirm)
-  OutboxDone,      // a=outbox position: the second step is durable (to the first shard)
-  Ack,             // uid device a=inbox_seq
-  Sync,            // uid a=after_inbox_seq b=limit
-  History,         // uid a=peer b=before c=after d=limit
-  MarkRead,        // uid device a=peer b=up_to
-  GetUsers,        // bytes = encoded list (see session.cc), a=gather id
-  DeviceOffline,   // uid device
-  AppendReadEvent, // uid device a=gid b=read_group_seq: a group was read on another device
-  CreateGroup,     // uid text=name bytes=member uids (u64 each)
-  GroupManage,     // uid a=gid code=GroupAction b=target uid c=flag text=name text2=announcement
-                   // bytes=uid list (Invite)
-  GroupSend,       // uid bytes=verified GroupSend frame
-  GroupSync,       // uid a=gid b=after c=limit
-  GroupHistory,    // uid a=gid b=before c=after d=limit
-  GetGroup,        // uid a=gid
-  ListMembers,     // uid a=gid b=after_uid c=limit
-  GroupMarkRead,   // uid device a=gid b=up_to
-  GatherPart,      // uid a=gather id code=GatherKind: answer with ConnGatherPart
+  Register,         // text=username text2=password
+  LoginPassword,    // text=username text2=password device=device a=ack_inbox_seq platform
+  LoginToken,       // uid device a=ack_inbox_seq platform
+  Send,             // uid=sender bytes=verified Send frame c=1 once the receiver is known
+  SendCheck,        // the same, at the receiver's shard: does the receiver exist?
+  SendSecond,       // uid=sender bytes=Send frame a=msg_id t=server_time_ms
+                    // c=sender's inbox_seq when the first step wrote the sender's copy
+                    // d=1 when the sender's copy already existed (a resend)
+                    // b=outbox position at the first shard (0: none to confirm)
+  OutboxDone,       // a=outbox position: the second step is durable (to the first shard)
+  Ack,              // uid device a=inbox_seq
+  Sync,             // uid a=after_inbox_seq b=limit
+  History,          // uid a=peer b=before c=after d=limit
+  MarkRead,         // uid device a=peer b=up_to
+  GetUsers,         // bytes = encoded list (see session.cc), a=gather id
+  DeviceOffline,    // uid device
+  AppendReadEvent,  // uid device a=gid b=read_group_seq: a group was read on another device
+  CreateGroup,      // uid text=name bytes=member uids (u64 each)
+  GroupManage,      // uid a=gid code=GroupAction b=target uid c=flag text=name text2=announcement
+                    // bytes=uid list (Invite)
+  GroupSend,        // uid bytes=verified GroupSend frame
+  GroupSync,        // uid a=gid b=after c=limit
+  GroupHistory,     // uid a=gid b=before c=after d=limit
+  GetGroup,         // uid a=gid
+  ListMembers,      // uid a=gid b=after_uid c=limit
+  GroupMarkRead,    // uid device a=gid b=up_to
+  GatherPart,       // uid a=gather id code=GatherKind: answer with ConnGatherPart
   // ---- to every worker (from a group's owner) ----
-  GroupFanout,     // a=gid bytes=GroupPush frame (prefixed) for the local online members
-  GroupMembership, // a=gid bytes=joined uids (u64 each) text=left uids (u64 each, raw)
+  GroupFanout,      // a=gid bytes=GroupPush frame (prefixed) for the local online members
+  GroupMembership,  // a=gid bytes=joined uids (u64 each) text=left uids (u64 each, raw)
   // ---- to the owner of `conn` ----
   ConnFrames,      // bytes = one or more length-prefixed frames to write
   ConnLoginDone,   // uid bytes = LoginOk result frame (prefixed); text=username device
@@ -64,7 +64,15 @@ enum class Op : uint8_t {
 
 // GroupManage actions (Envelope::code).
 enum class GroupAction : uint16_t {
-  Invite, Remove, Quit, Dismiss, Update, Transfer, SetAdmin, MuteMember, MuteGroup,
+  Invite,
+  Remove,
+  Quit,
+  Dismiss,
+  Update,
+  Transfer,
+  SetAdmin,
+  MuteMember,
+  MuteGroup,
 };
 
 // What a cross-shard gather collects (Envelope::code of GatherPart).

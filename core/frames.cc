@@ -3,6 +3,8 @@
 
 #include <flatbuffers/flatbuffers.h>
 
+#include "core/frame_encoding.h"
+
 #include "protocol/content_copy.h"
 #include "protocol/frame_reader.h"
 
@@ -10,28 +12,9 @@ namespace im::core {
 namespace fb = flatbuffers;
 namespace p = im::proto;
 
-namespace {
-
-fb::FlatBufferBuilder& builder() {
-  thread_local fb::FlatBufferBuilder b(1024);
-  b.Clear();
-  return b;
-}
-
-void finish_frame(fb::FlatBufferBuilder& b, Bytes& out, uint64_t req_id, p::Body type,
-                  fb::Offset<void> body) {
-  auto frame = p::CreateFrame(b, req_id, type, body);
-  p::FinishFrameBuffer(b, frame);
-  protocol::append_frame(out, {b.GetBufferPointer(), b.GetSize()});
-}
-
-void finish_result(fb::FlatBufferBuilder& b, Bytes& out, uint64_t req_id, p::ResultData type,
-                   fb::Offset<void> data) {
-  auto result = p::CreateResult(b, p::Code::Ok, 0, type, data);
-  finish_frame(b, out, req_id, p::Body::Result, result.Union());
-}
-
-}  // namespace
+using encoding::builder;
+using encoding::finish_frame;
+using encoding::finish_result;
 
 void append_result(Bytes& out, uint64_t req_id, Code code, std::string_view reason) {
   auto& b = builder();
@@ -152,10 +135,9 @@ void append_conversation_list(Bytes& out, uint64_t req_id, std::span<const ConvL
       last = p::CreateEntryBlob(b, b.CreateVector(it.last_entry.data(), it.last_entry.size()));
     }
     auto name = it.name.empty() ? 0 : b.CreateString(it.name.data(), it.name.size());
-    convs.push_back(p::CreateConversation(b, it.peer_uid, it.gid, last, it.last_inbox_seq,
-                                          it.unread, it.read_inbox_seq, it.muted, it.updated_ms,
-                                          it.last_group_seq, it.read_group_seq, it.mentioned,
-                                          name));
+    convs.push_back(p::CreateConversation(
+        b, it.peer_uid, it.gid, last, it.last_inbox_seq, it.unread, it.read_inbox_seq, it.muted,
+        it.updated_ms, it.last_group_seq, it.read_group_seq, it.mentioned, name));
   }
   auto list = p::CreateConversationList(b, b.CreateVector(convs), total_unread);
   finish_result(b, out, req_id, p::ResultData::ConversationList, list.Union());

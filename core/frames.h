@@ -76,7 +76,7 @@ struct MessageFields {
   int64_t server_time_ms;
 };
 void build_message_entry(Bytes& out, const MessageFields& f, const im::proto::Send& send);
-void build_read_event_entry(Bytes& out, uint64_t owner_uid, uint64_t inbox_seq,
-                            uint64_t peer_uid, uint64_t read_seq, std::string_view device_id);
+void build_read_event_entry(Bytes& out, uint64_t owner_uid, uint64_t inbox_seq, uint64_t peer_uid,
+                            uint64_t read_seq, std::string_view device_id);
 
 }  // namespace im::core

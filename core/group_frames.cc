@@ -3,6 +3,8 @@
 
 #include <flatbuffers/flatbuffers.h>
 
+#include "core/frame_encoding.h"
+
 #include <cstring>
 
 #include "protocol/content_copy.h"
@@ -12,21 +14,10 @@ namespace im::core {
 namespace fb = flatbuffers;
 namespace p = im::proto;
 
+using encoding::builder;
+using encoding::finish_result;
+
 namespace {
-
-fb::FlatBufferBuilder& builder() {
-  thread_local fb::FlatBufferBuilder b(1024);
-  b.Clear();
-  return b;
-}
-
-void finish_result(fb::FlatBufferBuilder& b, Bytes& out, uint64_t req_id, p::ResultData type,
-                   fb::Offset<void> data) {
-  auto result = p::CreateResult(b, p::Code::Ok, 0, type, data);
-  auto frame = p::CreateFrame(b, req_id, p::Body::Result, result.Union());
-  p::FinishFrameBuffer(b, frame);
-  protocol::append_frame(out, {b.GetBufferPointer(), b.GetSize()});
-}
 
 void finish_entry(fb::FlatBufferBuilder& b, Bytes& out, uint64_t gid, uint64_t seq,
                   p::EntryBody type, fb::Offset<void> body) {
@@ -113,9 +104,10 @@ std::vector<GroupSummaryRow> decode_group_summaries(std::span<const uint8_t> in)
     uint8_t flags;
     uint16_t name_len;
     uint32_t entry_len;
-    if (!get(in, &r.gid) || !get(in, &r.peer_uid) || !get(in, &r.last_group_seq) || !get(in, &r.read_group_seq) ||
-        !get(in, &r.join_group_seq) || !get(in, &r.updated_ms) || !get(in, &r.unread) ||
-        !get(in, &r.my_role) || !get(in, &flags) || !get(in, &name_len) || in.size() < name_len) {
+    if (!get(in, &r.gid) || !get(in, &r.peer_uid) || !get(in, &r.last_group_seq) ||
+        !get(in, &r.read_group_seq) || !get(in, &r.join_group_seq) || !get(in, &r.updated_ms) ||
+        !get(in, &r.unread) || !get(in, &r.my_role) || !get(in, &flags) || !get(in, &name_len) ||
+        in.size() < name_len) {
       break;
     }
     r.name.assign(reinterpret_cast<const char*>(in.data()), name_len);
@@ -137,10 +129,9 @@ void append_group_list(Bytes& out, uint64_t req_id, std::span<const GroupSummary
   items.reserve(rows.size());
   for (const auto& r : rows) {
     auto name = b.CreateString(r.name);
-    items.push_back(p::CreateGroupSummary(b, r.gid, name, static_cast<p::GroupRole>(r.my_role),
-                                          r.last_group_seq, r.read_group_seq, r.join_group_seq,
-                                          r.unread, r.mentioned, r.do_not_disturb, r.dismissed,
-                                          r.updated_ms));
+    items.push_back(p::CreateGroupSummary(
+        b, r.gid, name, static_cast<p::GroupRole>(r.my_role), r.last_group_seq, r.read_group_seq,
+        r.join_group_seq, r.unread, r.mentioned, r.do_not_disturb, r.dismissed, r.updated_ms));
   }
   auto list = p::CreateGroupList(b, b.CreateVector(items));
   finish_result(b, out, req_id, p::ResultData::GroupList, list.Union());
@@ -172,10 +163,9 @@ void build_group_message_entry(Bytes& out, uint64_t gid, uint64_t group_seq, uin
   finish_entry(b, out, gid, group_seq, p::EntryBody::Message, msg.Union());
 }
 
-void build_group_event_entry(Bytes& out, uint64_t gid, uint64_t group_seq,
-                             p::GroupEventKind kind, uint64_t actor_uid,
-                             std::span<const uint64_t> targets, std::string_view text, bool flag,
-                             int64_t time_ms) {
+void build_group_event_entry(Bytes& out, uint64_t gid, uint64_t group_seq, p::GroupEventKind kind,
+                             uint64_t actor_uid, std::span<const uint64_t> targets,
+                             std::string_view text, bool flag, int64_t time_ms) {
   auto& b = builder();
   auto t = b.CreateVector(targets.data(), targets.size());
   auto s = b.CreateString(text.data(), text.size());
@@ -183,9 +173,8 @@ void build_group_event_entry(Bytes& out, uint64_t gid, uint64_t group_seq,
   finish_entry(b, out, gid, group_seq, p::EntryBody::GroupEvent, ev.Union());
 }
 
-void build_group_read_event_entry(Bytes& out, uint64_t owner_uid, uint64_t inbox_seq,
-                                  uint64_t gid, uint64_t read_group_seq,
-                                  std::string_view device_id) {
+void build_group_read_event_entry(Bytes& out, uint64_t owner_uid, uint64_t inbox_seq, uint64_t gid,
+                                  uint64_t read_group_seq, std::string_view device_id) {
   auto& b = builder();
   auto dev = b.CreateString(device_id.data(), device_id.size());
   auto ev = p::CreateReadEvent(b, 0, gid, read_group_seq, dev);

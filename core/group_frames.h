@@ -78,8 +78,7 @@ void build_group_event_entry(Bytes& out, uint64_t gid, uint64_t group_seq,
                              std::span<const uint64_t> targets, std::string_view text, bool flag,
                              int64_t time_ms);
 // The inbox entry telling a user's other devices that a group was read.
-void build_group_read_event_entry(Bytes& out, uint64_t owner_uid, uint64_t inbox_seq,
-                                  uint64_t gid, uint64_t read_group_seq,
-                                  std::string_view device_id);
+void build_group_read_event_entry(Bytes& out, uint64_t owner_uid, uint64_t inbox_seq, uint64_t gid,
+                                  uint64_t read_group_seq, std::string_view device_id);
 
 }  // namespace im::core

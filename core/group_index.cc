@@ -5,10 +5,12 @@
 
 namespace im::core {
 
-void GroupIndex::add_user_conn(uint64_t uid, uint32_t slot) { by_user_[uid].push_back(slot); }
+void GroupIndex::add_user_conn(uint64_t uid, uint32_t slot) {
+  by_user_[uid].push_back(slot);
+}
 
-void GroupIndex::erase_slot(std::unordered_map<uint64_t, std::vector<uint32_t>>& map,
-                            uint64_t key, uint32_t slot) {
+void GroupIndex::erase_slot(std::unordered_map<uint64_t, std::vector<uint32_t>>& map, uint64_t key,
+                            uint32_t slot) {
   auto it = map.find(key);
   if (it == map.end()) return;
   auto& v = it->second;

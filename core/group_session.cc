@@ -82,8 +82,8 @@ void Worker::on_group_request(uint32_t slot, uint64_t req_id, const p::Frame& fr
                                 GroupAction::Dismiss, 0, false);
     case p::Body::TransferOwnership: {
       const auto* m = frame.body_as_TransferOwnership();
-      return route_group_manage(slot, req_id, m->gid(), GroupAction::Transfer,
-                                m->new_owner_uid(), false);
+      return route_group_manage(slot, req_id, m->gid(), GroupAction::Transfer, m->new_owner_uid(),
+                                false);
     }
     case p::Body::SetAdmin: {
       const auto* m = frame.body_as_SetAdmin();

@@ -14,13 +14,13 @@
 namespace im::core {
 
 struct KdfJob {
-  bool verify = false;      // false: hash `password`; true: check it against `stored`
+  bool verify = false;  // false: hash `password`; true: check it against `stored`
   std::string password;
   std::string stored;
-  bool ok = false;          // result: verify matched / hash produced
-  std::string hash;         // result of a hash job
-  EnvelopePtr request;      // the request to resume afterwards
-  uint64_t uid = 0;         // context kept for the resume step
+  bool ok = false;      // result: verify matched / hash produced
+  std::string hash;     // result of a hash job
+  EnvelopePtr request;  // the request to resume afterwards
+  uint64_t uid = 0;     // context kept for the resume step
 };
 
 class KdfPool {

@@ -16,10 +16,10 @@ void set_thread_log_name(const char* name);
 
 }  // namespace im::core
 
-#define IM_LOG(level, ...)                                                                \
-  do {                                                                                    \
-    if (::im::core::log_enabled(::im::core::LogLevel::level))                             \
-      ::im::core::log_line(::im::core::LogLevel::level, __VA_ARGS__);                     \
+#define IM_LOG(level, ...)                                            \
+  do {                                                                \
+    if (::im::core::log_enabled(::im::core::LogLevel::level))         \
+      ::im::core::log_line(::im::core::LogLevel::level, __VA_ARGS__); \
   } while (0)
 #define LOG_DEBUG(...) IM_LOG(Debug, __VA_ARGS__)
 #define LOG_INFO(...) IM_LOG(Info, __VA_ARGS__)

@@ -109,8 +109,7 @@ void ShardState::on_send_check(EnvelopePtr e) {
   if (!find_user(send->to_uid())) return reply(*e, Code::UnknownUser, "no such user");
   e->op = Op::Send;
   e->c = 1;
-  e->shard = storage::shard_of_uid(std::min(e->uid, send->to_uid()),
-                                   worker_->shared().shard_count);
+  e->shard = storage::shard_of_uid(std::min(e->uid, send->to_uid()), worker_->shared().shard_count);
   worker_->route_to_shard(std::move(e));
 }
 
@@ -126,8 +125,8 @@ void ShardState::on_send_second(EnvelopePtr e) {
   bool pending = false;
   uint64_t sender_seq = e->c;
   bool duplicate = e->d != 0;
-  if (auto seen = find_dedup(receiver ? pending_rdedup_ : pending_dedup_, receiver, from, cmid,
-                             &pending)) {
+  if (auto seen =
+          find_dedup(receiver ? pending_rdedup_ : pending_dedup_, receiver, from, cmid, &pending)) {
     if (!receiver) {
       sender_seq = seen->inbox_seq;
       duplicate = true;
@@ -202,8 +201,8 @@ void ShardState::on_outbox_done(EnvelopePtr e) {
   }
 }
 
-uint64_t ShardState::write_copy(UserMem& owner, bool receiver, const Envelope& e,
-                                uint64_t msg_id, int64_t time_ms) {
+uint64_t ShardState::write_copy(UserMem& owner, bool receiver, const Envelope& e, uint64_t msg_id,
+                                int64_t time_ms) {
   const p::Send* send = send_of(e);
   uint64_t from = e.uid, to = send->to_uid(), cmid = send->client_msg_id();
   uint64_t peer = receiver ? from : to;

@@ -19,11 +19,13 @@ namespace p = im::proto;
 using storage::MemberRecord;
 
 namespace {
-constexpr size_t kMaxUnreadScan = 500;   // beyond this, unread is counted without the
-                                         // caller's own messages being subtracted
+constexpr size_t kMaxUnreadScan = 500;  // beyond this, unread is counted without the
+                                        // caller's own messages being subtracted
 constexpr size_t kMaxGroupsListed = 2000;
 
-size_t page_budget(const Config& c) { return c.max_frame_bytes - 512; }
+size_t page_budget(const Config& c) {
+  return c.max_frame_bytes - 512;
+}
 
 // Stored entries are read in place from LMDB at any alignment: copy before reading.
 const p::InboxEntry* entry_of(std::span<const uint8_t> bytes, std::vector<uint64_t>& scratch) {
@@ -108,7 +110,8 @@ void ShardState::on_group_sync(EnvelopePtr e) {
   MemberRecord* m;
   if (!member_for_read(*e, &g, &m)) return;
   const Config& cfg = worker_->config();
-  uint32_t limit = e->c == 0 ? cfg.default_page_entries : std::min<uint32_t>(e->c, cfg.max_page_entries);
+  uint32_t limit =
+      e->c == 0 ? cfg.default_page_entries : std::min<uint32_t>(e->c, cfg.max_page_entries);
   auto [lo, hi] = visible(*g, *m);
   EntryPage page(page_budget(cfg));
   bool has_more = false;
@@ -132,17 +135,18 @@ void ShardState::on_group_history(EnvelopePtr e) {
   MemberRecord* m;
   if (!member_for_read(*e, &g, &m)) return;
   const Config& cfg = worker_->config();
-  uint32_t limit = e->d == 0 ? cfg.default_page_entries : std::min<uint32_t>(e->d, cfg.max_page_entries);
+  uint32_t limit =
+      e->d == 0 ? cfg.default_page_entries : std::min<uint32_t>(e->d, cfg.max_page_entries);
   auto [lo, hi] = visible(*g, *m);
   uint64_t before = (e->b == 0 && e->c == 0) ? UINT64_MAX : e->b;
   EntryPage page(page_budget(cfg));
   bool has_more = false;
-  size_t n = shard_->read_group_log(g->rec.gid, before, e->c, lo, hi, limit + 1,
-                                    [&](const storage::InboxItem& it) {
-                                      if (has_more || page.count() == limit || !page.add(it.bytes)) {
-                                        has_more = true;
-                                      }
-                                    });
+  size_t n = shard_->read_group_log(
+      g->rec.gid, before, e->c, lo, hi, limit + 1, [&](const storage::InboxItem& it) {
+        if (has_more || page.count() == limit || !page.add(it.bytes)) {
+          has_more = true;
+        }
+      });
   if (n > limit) has_more = true;
   Bytes out;
   page.append_history_page(out, e->req_id, has_more);
@@ -219,10 +223,10 @@ void ShardState::summarize(GroupMem& g, uint64_t uid, const MemberRecord& m, Byt
                                const p::Message* msg = entry->body_as_Message();
                                if (!msg || msg->sender_uid() == uid) return;
                                row.unread++;
-                               bool named = msg->mentions() &&
-                                            std::find(msg->mentions()->begin(),
-                                                      msg->mentions()->end(),
-                                                      uid) != msg->mentions()->end();
+                               bool named =
+                                   msg->mentions() &&
+                                   std::find(msg->mentions()->begin(), msg->mentions()->end(),
+                                             uid) != msg->mentions()->end();
                                if (named || msg->mention_all()) row.mentioned = true;
                              });
     }

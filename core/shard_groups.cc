@@ -33,7 +33,9 @@ std::vector<uint64_t> uid_list(const Bytes& bytes) {
   return uids;
 }
 
-bool is_current(const MemberRecord* m) { return m && m->leave_seq == 0; }
+bool is_current(const MemberRecord* m) {
+  return m && m->leave_seq == 0;
+}
 }  // namespace
 
 ShardState::GroupMem* ShardState::find_group(uint64_t gid) {
@@ -131,7 +133,8 @@ void ShardState::on_create_group(EnvelopePtr e) {
   int64_t now = wall_ms();
   MemberRecord owner{GroupRole::Owner, 0, 0, 0, 0, false, false, now};
   put_member(g, e->uid, owner);
-  for (uint64_t uid : members) put_member(g, uid, {GroupRole::Member, 0, 0, 0, 0, false, false, now});
+  for (uint64_t uid : members)
+    put_member(g, uid, {GroupRole::Member, 0, 0, 0, 0, false, false, now});
   uint64_t seq = append_event(g, p::GroupEventKind::Created, e->uid, members, g.rec.name, false);
   std::vector<uint64_t> joined = members;
   joined.push_back(e->uid);
@@ -194,7 +197,8 @@ Code ShardState::manage(GroupMem& g, MemberRecord& me, Envelope& e, std::string*
       bool rename = !e.text.empty();
       bool announce = !e.text2.empty() || e.c != 0;
       if (!rename && !announce) return *reason = "nothing to change", Code::BadRequest;
-      if (e.text.size() > kMaxGroupNameBytes) return *reason = "name over 64 bytes", Code::BadRequest;
+      if (e.text.size() > kMaxGroupNameBytes)
+        return *reason = "name over 64 bytes", Code::BadRequest;
       if (e.text2.size() > kMaxAnnouncementBytes) {
         return *reason = "announcement over 4096 bytes", Code::BadRequest;
       }
@@ -330,7 +334,8 @@ void ShardState::on_list_members(EnvelopePtr e) {
     return reply(*e, Code::NotMember, "you are not a member of this group");
   }
   const Config& cfg = worker_->config();
-  uint32_t limit = e->c == 0 ? cfg.default_page_entries : std::min<uint32_t>(e->c, cfg.max_page_entries);
+  uint32_t limit =
+      e->c == 0 ? cfg.default_page_entries : std::min<uint32_t>(e->c, cfg.max_page_entries);
   // Committed rows, with this batch's changes laid over them; current members only.
   std::vector<MemberRow> rows;
   uint64_t after = e->b;

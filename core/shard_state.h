@@ -12,9 +12,9 @@
 #pragma once
 
 #include <cstdint>
+#include <set>
 #include <span>
 #include <string>
-#include <set>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
@@ -148,8 +148,8 @@ class ShardState {
   void on_history(EnvelopePtr e);
   // The 1:1 conversation rows of uid (newest first, at most limit) as gather rows.
   void append_conv_rows(uint64_t uid, uint32_t limit, Bytes& out);
-  std::optional<storage::DedupRecord> find_dedup(PairMap& pending, bool receiver_side,
-                                                 uint64_t uid, uint64_t cmid, bool* is_pending);
+  std::optional<storage::DedupRecord> find_dedup(PairMap& pending, bool receiver_side, uint64_t uid,
+                                                 uint64_t cmid, bool* is_pending);
 
   // shard_groups.cc: group management (every change a log entry)
   GroupMem* find_group(uint64_t gid);
@@ -191,7 +191,7 @@ class ShardState {
   storage::Shard* shard_;
   storage::MsgIdGenerator ids_;
   uint64_t persisted_last_msg_id_ = 0;
-  uint64_t uid_counter_ = 0;          // last uid counter assigned (uid = counter * S + shard)
+  uint64_t uid_counter_ = 0;  // last uid counter assigned (uid = counter * S + shard)
   uint64_t durable_uid_counter_ = 0;
   Batch batches_[2];
   int building_ = 0;

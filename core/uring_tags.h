@@ -13,8 +13,14 @@ constexpr uint16_t kRecvBufferGroup = 1;
 inline uint64_t make_tag(Tag kind, uint32_t slot, uint32_t gen) {
   return uint64_t(kind) << 56 | uint64_t(slot & 0xFFFFFF) << 32 | gen;
 }
-inline Tag tag_kind(uint64_t tag) { return static_cast<Tag>(tag >> 56); }
-inline uint32_t tag_slot(uint64_t tag) { return uint32_t(tag >> 32) & 0xFFFFFF; }
-inline uint32_t tag_gen(uint64_t tag) { return uint32_t(tag); }
+inline Tag tag_kind(uint64_t tag) {
+  return static_cast<Tag>(tag >> 56);
+}
+inline uint32_t tag_slot(uint64_t tag) {
+  return uint32_t(tag >> 32) & 0xFFFFFF;
+}
+inline uint32_t tag_gen(uint64_t tag) {
+  return uint32_t(tag);
+}
 
 }  // namespace im::core

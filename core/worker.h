@@ -167,7 +167,7 @@ class Worker {
     ConnRef conn;
     uint64_t req_id;
     uint32_t parts_left;
-    Bytes users;         // encoded (uid u64, len u8, name) records
+    Bytes users;          // encoded (uid u64, len u8, name) records
     size_t expected = 0;  // check_users_then: how many must exist
     EnvelopePtr then;     // check_users_then: the request to route when all exist
   };

@@ -128,7 +128,8 @@ TEST_F(BadInput, BadSendsGetTheDocumentedCodes) {
   ASSERT_EQ(s.login("alice", "raw"), Code::Ok);
   auto send = [&](uint64_t to, uint64_t cmid, const std::string& text) {
     uint64_t id = s.next_id();
-    return RawSession::code_of(s.call(im::client::build_send_text(s.fbb(), id, to, cmid, text), id));
+    return RawSession::code_of(
+        s.call(im::client::build_send_text(s.fbb(), id, to, cmid, text), id));
   };
   EXPECT_EQ(send(999999999, 1, "hi"), Code::UnknownUser);
   EXPECT_EQ(send(alice_uid_, 2, "hi"), Code::BadRequest) << "to yourself";

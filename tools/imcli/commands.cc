@@ -126,18 +126,29 @@ int run_convs(const Flags& flags, uint32_t limit) {
   auto list = client.conversations(limit);
   if (!list.ok()) return report(list.status());
   std::vector<uint64_t> uids{client.uid()};
-  for (const auto& c : list->conversations) uids.push_back(c.peer_uid);
+  for (const auto& c : list->conversations) {
+    if (!c.is_group()) uids.push_back(c.peer_uid);
+    if (c.has_last) {
+      for (uint64_t uid : uids_in(c.last)) uids.push_back(uid);
+    }
+  }
   std::map<uint64_t, std::string> names = names_of(client, uids);
   if (flags.json) {
     json convs = json::array();
     for (const auto& c : list->conversations) {
-      json item = {{"peer_uid", c.peer_uid},
-                   {"peer", names[c.peer_uid]},
-                   {"unread", c.unread},
-                   {"read_inbox_seq", c.read_inbox_seq},
-                   {"last_inbox_seq", c.last_inbox_seq},
-                   {"updated_ms", c.updated_ms},
-                   {"muted", c.muted}};
+      json item = {{"unread", c.unread}, {"updated_ms", c.updated_ms}, {"muted", c.muted}};
+      if (c.is_group()) {
+        item["gid"] = c.gid;
+        item["name"] = c.name;
+        item["last_group_seq"] = c.last_group_seq;
+        item["read_group_seq"] = c.read_group_seq;
+        item["mentioned"] = c.mentioned;
+      } else {
+        item["peer_uid"] = c.peer_uid;
+        item["peer"] = names[c.peer_uid];
+        item["read_inbox_seq"] = c.read_inbox_seq;
+        item["last_inbox_seq"] = c.last_inbox_seq;
+      }
       if (c.has_last) item["last"] = entry_json(c.last, names);
       convs.push_back(item);
     }
@@ -145,7 +156,12 @@ int run_convs(const Flags& flags, uint32_t limit) {
     return kExitOk;
   }
   for (const auto& c : list->conversations) {
-    std::cout << names[c.peer_uid] << "  unread " << c.unread;
+    if (c.is_group()) {
+      std::cout << "group " << c.gid << " " << c.name;
+    } else {
+      std::cout << names[c.peer_uid];
+    }
+    std::cout << "  unread " << c.unread << (c.mentioned ? "  @you" : "");
     if (c.has_last && c.last.kind == EntryKind::Message) {
       std::cout << "  [" << format_time(c.last.message.server_time_ms, true) << "] "
                 << names[c.last.message.sender_uid] << ": " << c.last.message.text;

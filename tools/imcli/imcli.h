@@ -77,6 +77,7 @@ struct GroupRequest {
 // Where a group action's output goes: one JSON document (one-shot --json) or text lines.
 struct GroupOutput {
   bool json = false;
+  bool interactive = false;  // chat mode: friendlier lines
   std::function<void(const std::string&)> line;
   std::function<void(const nlohmann::json&)> document;
 };

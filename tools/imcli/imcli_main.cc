@@ -65,6 +65,18 @@ int main(int argc, char** argv) {
   auto* read = app.add_subcommand("read", "mark the conversation with PEER read");
   read->add_option("PEER", peer)->required();
 
+  GroupRequest group_request;
+  auto* group = app.add_subcommand(
+      "group", std::string("group chat: imcli group ACTION [ARGS...]\n") + kGroupActionsHelp);
+  group->add_option("ACTION", group_request.action, "create, send, invite, kick, quit, ...")
+      ->required();
+  group->add_option("ARGS", group_request.args, "the action's arguments");
+  group->add_option("--limit,-n", group_request.limit, "history: how many");
+  group->add_option("--before", group_request.before, "history: entries with group_seq below");
+  group->add_option("--after", group_request.after, "history: entries with group_seq above");
+
+  auto* groups = app.add_subcommand("groups", "my groups with unread counts, newest first");
+
   app.require_subcommand(0, 1);
   try {
     app.parse(argc, argv);
@@ -88,5 +100,7 @@ int main(int argc, char** argv) {
   if (*history) return run_history(flags, peer, limit, before, after);
   if (*convs) return run_convs(flags, conv_limit);
   if (*read) return run_read(flags, peer);
+  if (*group) return run_group(flags, group_request);
+  if (*groups) return run_groups(flags);
   return run_interactive(flags);
 }

@@ -31,6 +31,11 @@ const char* kHelp =
     "  /history PEER [N]  the last N messages with PEER (default 20)\n"
     "  /convs             conversations with unread counts\n"
     "  /read PEER         mark the conversation with PEER read\n"
+    "  /g GID [TEXT]      send TEXT to group GID; later plain lines go to the group too\n"
+    "  /groups            your groups with unread counts\n"
+    "  /group ACTION ...  create NAME [USER...], invite GID USER..., kick GID USER,\n"
+    "                     quit GID, info GID, members GID, history GID, read GID, ...\n"
+    "                     (/group help lists every action)\n"
     "  /help              this text\n"
     "  /quit              log out and exit (also Ctrl-D)\n";
 
@@ -50,6 +55,10 @@ class Chat {
   void show_history(const std::string& peer, uint32_t limit);
   void show_convs();
   void mark_read(const std::string& peer);
+  void send_to_group(const std::string& gid, const std::string& text);
+  void group_command(const std::string& action, const std::string& args);
+  void print_group_entry(const InboxEntry& entry);
+  std::string group_name(uint64_t gid);
   bool read_line(std::string* line);
 
   const Flags& flags_;
@@ -58,6 +67,8 @@ class Chat {
   std::mutex names_mu_;
   std::map<uint64_t, std::string> names_;
   std::string current_peer_;
+  std::string current_gid_;                      // set by /g: plain lines go to this group instead
+  std::map<uint64_t, std::string> group_names_;  // main thread and printer: names_mu_
   std::atomic<bool> stop_{false};
   std::atomic<bool> kicked_{false};
   std::atomic<bool> reconnecting_{false};
@@ -98,6 +109,7 @@ im::client::ClientOptions Chat::options() {
 }
 
 void Chat::print_entry(const InboxEntry& e) {
+  if (e.is_group()) return print_group_entry(e);
   if (e.kind == EntryKind::ReadEvent) {
     if (e.read_event.device_id == client_->options().device_id) return;  // our own /read
     say("* read " + name(e.read_event.peer_uid) + " up to " +
@@ -111,6 +123,35 @@ void Chat::print_entry(const InboxEntry& e) {
         e.message.text);
   } else {
     say(time + name(e.message.sender_uid) + ": " + e.message.text);
+  }
+}
+
+std::string Chat::group_name(uint64_t gid) {
+  {
+    std::lock_guard lock(names_mu_);
+    if (auto it = group_names_.find(gid); it != group_names_.end()) return it->second;
+  }
+  auto info = client_->group_info(gid);
+  std::string label = "#" + std::to_string(gid) + (info.ok() ? " " + info->name : "");
+  std::lock_guard lock(names_mu_);
+  if (info.ok()) group_names_[gid] = label;
+  return label;
+}
+
+void Chat::print_group_entry(const InboxEntry& e) {
+  if (e.kind == EntryKind::Message) {
+    if (e.from_this_device) return;  // echoed when sent
+    say("[" + format_time(e.message.server_time_ms, false) + "] " + group_name(e.gid) + " " +
+        name(e.message.sender_uid) + ": " + e.message.text);
+  } else if (e.kind == EntryKind::GroupEvent) {
+    std::map<uint64_t, std::string> names;
+    for (uint64_t uid : uids_in(e)) names[uid] = name(uid);
+    if (e.group_event.kind == im::proto::GroupEventKind::Renamed) {
+      std::lock_guard lock(names_mu_);
+      group_names_.erase(e.gid);
+    }
+    say("[" + format_time(e.group_event.server_time_ms, false) + "] " + group_name(e.gid) + " * " +
+        describe_group_event(e.group_event, names));
   }
 }
 
@@ -128,6 +169,7 @@ void Chat::send_to(const std::string& peer, const std::string& text) {
     names_[to->uid] = to->username;
   }
   current_peer_ = to->username;
+  current_gid_.clear();
   if (text.empty()) return say("* talking to " + to->username);
   auto receipt = client_->send_text(to->uid, text);
   if (!receipt.ok()) return say("* not sent: " + receipt.status().to_string());
@@ -155,7 +197,9 @@ void Chat::show_convs() {
   auto list = client_->conversations(0);
   if (!list.ok()) return say("* " + list.status().to_string());
   for (const auto& c : list->conversations) {
-    std::string line = name(c.peer_uid) + "  unread " + std::to_string(c.unread);
+    std::string who =
+        c.is_group() ? "group " + std::to_string(c.gid) + " " + c.name : name(c.peer_uid);
+    std::string line = who + "  unread " + std::to_string(c.unread) + (c.mentioned ? " @you" : "");
     if (c.has_last && c.last.kind == EntryKind::Message) {
       line += "  " + name(c.last.message.sender_uid) + ": " + c.last.message.text;
     }
@@ -172,10 +216,39 @@ void Chat::mark_read(const std::string& peer) {
   say("* read " + with->username + " up to " + std::to_string(mark->read_inbox_seq));
 }
 
+void Chat::send_to_group(const std::string& gid, const std::string& text) {
+  current_gid_ = gid;
+  current_peer_.clear();
+  if (text.empty()) return say("* talking to group " + gid);
+  group_command("send", gid + " " + text);
+}
+
+// /group ACTION ARGS and /groups: the shared group actions (group_commands.cc).
+void Chat::group_command(const std::string& action, const std::string& args) {
+  if (action.empty() || action == "help") return say(kGroupActionsHelp);
+  GroupRequest request;
+  request.action = action;
+  std::istringstream in(args);
+  for (std::string word; in >> word;) request.args.push_back(word);
+  if (action == "history" && request.args.size() > 1) {  // /group history GID [N]
+    request.limit = static_cast<uint32_t>(std::atoi(request.args[1].c_str()));
+    if (request.limit == 0) request.limit = kDefaultHistoryLines;
+    request.args.resize(1);
+  }
+  GroupOutput out;
+  out.interactive = true;
+  out.line = [this](const std::string& line) { say(line); };
+  out.document = [this](const nlohmann::json& doc) { say(doc.dump()); };
+  Status error;
+  if (run_group_action(*client_, request, out, &error) != kExitOk) say("* " + error.reason);
+}
+
 bool Chat::handle_line(const std::string& line) {
   if (line.empty()) return true;
   if (line[0] != '/') {
-    if (current_peer_.empty()) {
+    if (!current_gid_.empty()) {
+      group_command("send", current_gid_ + " " + line);
+    } else if (current_peer_.empty()) {
       say("* no peer yet: /to NAME TEXT");
     } else {
       send_to(current_peer_, line);
@@ -190,6 +263,13 @@ bool Chat::handle_line(const std::string& line) {
   if (command == "/quit" || command == "/exit") return false;
   if (command == "/help") {
     say(kHelp);
+  } else if (command == "/groups") {
+    group_command("list", "");
+  } else if (command == "/group") {
+    group_command(peer, rest);  // peer holds the action here
+  } else if (command == "/g") {
+    if (peer.empty()) return say("* /g GID [TEXT]"), true;
+    send_to_group(peer, rest);
   } else if (peer.empty() && command != "/convs") {
     say("* missing PEER; /help lists the commands");
   } else if (command == "/to") {
