@@ -59,10 +59,8 @@ void ShardState::on_group_send(EnvelopePtr e) {
   const auto* send = p::GetFrame(e->bytes.data())->body_as_GroupSend();
   GroupMem* g = find_group(send->gid());
   if (!g) return reply(*e, Code::UnknownGroup, "no such group");
-  MemberRecord* m = find_member(*g, e->uid);
-  if (!m || m->leave_seq != 0) return reply(*e, Code::NotMember, "you are not a member");
-  if (g->rec.dismissed) return reply(*e, Code::GroupDismissed, "the group was dismissed");
-  if (m->muted) return reply(*e, Code::MutedInGroup, "an admin muted you in this group");
+  // A resend is answered with the original result before any check: the message was
+  // accepted, whatever changed since (muted, removed, dismissed).
   uint64_t cmid = send->client_msg_id();
   auto pend = pending_gdedup_.find({e->uid, cmid});
   if (pend != pending_gdedup_.end()) {
@@ -80,6 +78,10 @@ void ShardState::on_group_send(EnvelopePtr e) {
       return worker_->send_frames(e->conn, std::move(out));
     }
   }
+  MemberRecord* m = find_member(*g, e->uid);
+  if (!m || m->leave_seq != 0) return reply(*e, Code::NotMember, "you are not a member");
+  if (g->rec.dismissed) return reply(*e, Code::GroupDismissed, "the group was dismissed");
+  if (m->muted) return reply(*e, Code::MutedInGroup, "an admin muted you in this group");
   int64_t now = wall_ms();
   uint64_t msg_id = ids_.next(now);
   uint64_t seq = g->rec.last_group_seq + 1;

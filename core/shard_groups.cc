@@ -135,10 +135,11 @@ void ShardState::on_create_group(EnvelopePtr e) {
   put_member(g, e->uid, owner);
   for (uint64_t uid : members)
     put_member(g, uid, {GroupRole::Member, 0, 0, 0, 0, false, false, now});
-  uint64_t seq = append_event(g, p::GroupEventKind::Created, e->uid, members, g.rec.name, false);
+  // Index the members before the Created event fans out, so they get it live.
   std::vector<uint64_t> joined = members;
   joined.push_back(e->uid);
   broadcast_membership(gid, joined, {});
+  uint64_t seq = append_event(g, p::GroupEventKind::Created, e->uid, members, g.rec.name, false);
   Bytes out;
   append_group_created(out, e->req_id, gid, seq);
   after_frames(e->conn, e->req_id, std::move(out));
@@ -274,8 +275,8 @@ Code ShardState::add_members(GroupMem& g, Envelope& e, std::string* reason) {
     put_member(g, uid, {GroupRole::Member, seq - 1, 0, seq - 1, 0, false, false, now});
   }
   g.rec.member_count += uint32_t(added.size());
+  broadcast_membership(g.rec.gid, added, {});  // before the event, so they get it live
   append_event(g, p::GroupEventKind::Invited, e.uid, added, "", false);
-  broadcast_membership(g.rec.gid, added, {});
   return Code::Ok;
 }
 

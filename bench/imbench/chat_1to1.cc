@@ -459,11 +459,13 @@ int run_chat_1to1(const Options& o, Report* report) {
   ProcSample server0, server1;
   uint64_t cpu0 = 0, cpu1 = 0;
   if (logged_in) {
+    run_hook(o.run_start_cmd);
     server0 = sample_process(o.server_pid);
     cpu0 = self_cpu_us();
     w = wait_run_done(s, counters, threads);
     cpu1 = self_cpu_us();
     server1 = sample_process(o.server_pid);
+    run_hook(o.run_end_cmd);
   }
   s.phase.store(int(Phase::Stop), std::memory_order_release);
   for (auto& t : running) t.join();

@@ -22,6 +22,8 @@ int main(int argc, char** argv) {
     rc = run_login_storm(options, &report);
   else if (options.workload == "history")
     rc = run_history(options, &report);
+  else if (options.workload == "group-fanout")
+    rc = run_group_fanout(options, &report);
   std::string line = report.summary_line();
   if (!line.empty()) {
     line += " exit=" + std::to_string(rc);

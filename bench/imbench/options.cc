@@ -7,9 +7,11 @@ namespace im::bench {
 
 bool parse_options(int argc, char** argv, Options* o, int* exit_code) {
   CLI::App app{"imbench - load generator and correctness checker for imserver"};
-  app.add_option("workload", o->workload, "chat-1to1 | connections | login-storm | history")
+  app.add_option("workload", o->workload,
+                 "chat-1to1 | connections | login-storm | history | group-fanout")
       ->required()
-      ->check(CLI::IsMember({"chat-1to1", "connections", "login-storm", "history"}));
+      ->check(
+          CLI::IsMember({"chat-1to1", "connections", "login-storm", "history", "group-fanout"}));
   app.add_option("--server", o->server, "HOST:PORT of the server");
   app.add_option("--server-pid", o->server_pid, "server pid: sample its CPU and RSS from /proc");
   app.add_option("--threads", o->threads, "event-loop threads")->check(CLI::Range(1, 64));
@@ -37,6 +39,14 @@ bool parse_options(int argc, char** argv, Options* o, int* exit_code) {
   app.add_option("--concurrency", o->concurrency, "login-storm/history: requests in flight")
       ->check(CLI::Range(1, 100000));
   app.add_option("--page", o->page_entries, "history: entries per page")->check(CLI::Range(1, 200));
+  app.add_option("--groups", o->groups, "group-fanout: groups (all share the same members)")
+      ->check(CLI::Range(1, 64));
+  app.add_option("--members", o->members, "group-fanout: members per group, owner included")
+      ->check(CLI::Range(2, 100000));
+  app.add_option("--senders", o->senders, "group-fanout: senders per group")
+      ->check(CLI::Range(1, 1000));
+  app.add_option("--member-devices", o->member_devices, "group-fanout: connections per member user")
+      ->check(CLI::Range(1, 32));
   app.add_flag("!--no-setup", o->setup, "do not register users (they must exist)");
   app.add_option("--user-prefix", o->user_prefix, "username prefix");
   app.add_option("--password", o->password, "password of the bench users");
@@ -48,6 +58,10 @@ bool parse_options(int argc, char** argv, Options* o, int* exit_code) {
   app.add_option("--drain-timeout", o->drain_timeout_s,
                  "seconds to wait for missing deliveries after the last send result");
   app.add_option("--json", o->json_path, "write the full result (with histograms) here");
+  app.add_option("--run-start-cmd", o->run_start_cmd,
+                 "shell command run just before the measured phase (chat-1to1, group-fanout)");
+  app.add_option("--run-end-cmd", o->run_end_cmd,
+                 "shell command run just after the measured phase (chat-1to1, group-fanout)");
   app.add_flag("!--no-progress", o->progress, "no live progress on stderr");
   app.add_option("--proc-index", o->proc_index)->group("");
   app.add_option("--result-fd", o->result_fd)->group("");

@@ -12,7 +12,7 @@
 namespace im::bench {
 
 struct Options {
-  std::string workload;  // chat-1to1 | connections | login-storm | history
+  std::string workload;  // chat-1to1 | connections | login-storm | history | group-fanout
   std::string server = "127.0.0.1:7700";
   pid_t server_pid = 0;  // sample the server's CPU and RSS from /proc when set
   uint32_t threads = 1;  // event-loop threads (each drives many connections)
@@ -31,6 +31,11 @@ struct Options {
   uint32_t users = 50;             // login-storm: distinct users
   uint32_t concurrency = 64;       // login-storm / history: requests in flight
   uint32_t page_entries = 50;      // history page size
+  // group-fanout: G groups sharing the same K member users (see group_fanout.cc)
+  uint32_t groups = 10;
+  uint32_t members = 2000;      // per group, the owner included (server: max_group_members)
+  uint32_t senders = 1;         // per group; each sends `messages`
+  uint32_t member_devices = 1;  // connections per member user (each receives every push)
   // common
   bool setup = true;  // register the users first (existing ones are reused)
   std::string user_prefix = "bench";
@@ -40,6 +45,9 @@ struct Options {
   double timeout_s = 300;                 // hard bound of every phase
   double drain_timeout_s = 10;            // wait for missing deliveries this long
   std::string json_path;
+  // shell commands run just before / after the measured phase (e.g. callgrind_control -i on)
+  std::string run_start_cmd;
+  std::string run_end_cmd;
   bool progress = true;
   // internal (--procs children)
   uint32_t proc_index = 0;

@@ -67,6 +67,10 @@ nlohmann::json options_json(const Options& o) {
           {"users", o.users},
           {"concurrency", o.concurrency},
           {"page", o.page_entries},
+          {"groups", o.groups},
+          {"members", o.members},
+          {"senders", o.senders},
+          {"member_devices", o.member_devices},
           {"spread_sources", o.spread_sources}};
 }
 

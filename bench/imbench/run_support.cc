@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 
 #include "bench/imbench/conn_loop.h"
 
@@ -34,6 +35,12 @@ void print_progress(const char* phase, double elapsed_s, const CounterTotals& t)
                elapsed_s, phase, (unsigned long)t.ready, (unsigned long)t.failed,
                (unsigned long)t.sent, (unsigned long)t.acked, (unsigned long)t.delivered,
                (unsigned long)t.errors, (unsigned long)t.p99_us);
+}
+
+void run_hook(const std::string& command) {
+  if (command.empty()) return;
+  int rc = std::system(command.c_str());
+  if (rc != 0) std::fprintf(stderr, "imbench: `%s` exited %d\n", command.c_str(), rc);
 }
 
 uint64_t raise_fd_limit() {

@@ -36,6 +36,10 @@ CounterTotals sum_counters(const std::vector<ThreadCounters>& counters);
 // "[  3.0s] sent=... acked=... delivered=... errors=... p99_us=..." on stderr.
 void print_progress(const char* phase, double elapsed_s, const CounterTotals& totals);
 
+// Runs --run-start-cmd / --run-end-cmd (when not empty) with /bin/sh and waits for it;
+// a failure is reported on stderr but does not stop the run.
+void run_hook(const std::string& command);
+
 // Raises RLIMIT_NOFILE to its hard limit; returns the new soft limit.
 uint64_t raise_fd_limit();
 

@@ -1,6 +1,7 @@
 // commands.cc - imcli's one-shot, scriptable commands: register, send, history, convs,
-// read. Each connects, does one thing, prints text or one JSON document, and exits with
-// 0 (success), 1 (server said no), 2 (usage) or 3 (no connection).
+// read (the group commands are in group_commands.cc). Each connects, does one thing,
+// prints text or one JSON document, and exits with 0 (success), 1 (server said no),
+// 2 (usage) or 3 (no connection).
 #include <algorithm>
 #include <iostream>
 

@@ -1,7 +1,8 @@
 // imcli.h - shared pieces of the terminal client: parsed flags, exit codes, login with a
 // password / env / saved token, name lookups and output formatting. imcli_main.cc parses
-// flags, commands.cc runs one-shot commands, interactive.cc the chat loop. Single user
-// thread plus the SDK's reader thread (and interactive mode's printer thread).
+// flags, commands.cc runs one-shot commands, group_commands.cc the group actions (one-shot
+// and /group), interactive.cc the chat loop. Single user thread plus the SDK's reader
+// thread (and interactive mode's printer thread).
 #pragma once
 
 #include <cstdint>

@@ -146,6 +146,79 @@ std::vector<std::pair<std::string, BodyFn>> every_frame_kind() {
                                                        p::CreateUserInfoDirect(b, 2, "bob")};
          return result(b, p::ResultData::UserList, p::CreateUserListDirect(b, &users).Union());
        }},
+      // groups
+      {"CreateGroup",
+       [](auto& b) {
+         std::vector<uint64_t> uids = {2, 3};
+         return body(p::Body::CreateGroup, p::CreateCreateGroupDirect(b, "team", &uids));
+       }},
+      {"GetGroup", [](auto& b) { return body(p::Body::GetGroup, p::CreateGetGroup(b, 5)); }},
+      {"ListGroups", [](auto& b) { return body(p::Body::ListGroups, p::CreateListGroups(b)); }},
+      {"ListMembers",
+       [](auto& b) { return body(p::Body::ListMembers, p::CreateListMembers(b, 5, 0, 50)); }},
+      {"InviteMembers",
+       [](auto& b) {
+         std::vector<uint64_t> uids = {4};
+         return body(p::Body::InviteMembers, p::CreateInviteMembersDirect(b, 5, &uids));
+       }},
+      {"RemoveMember",
+       [](auto& b) { return body(p::Body::RemoveMember, p::CreateRemoveMember(b, 5, 4)); }},
+      {"QuitGroup", [](auto& b) { return body(p::Body::QuitGroup, p::CreateQuitGroup(b, 5)); }},
+      {"DismissGroup",
+       [](auto& b) { return body(p::Body::DismissGroup, p::CreateDismissGroup(b, 5)); }},
+      {"UpdateGroup",
+       [](auto& b) {
+         return body(p::Body::UpdateGroup, p::CreateUpdateGroupDirect(b, 5, "new", "hello"));
+       }},
+      {"TransferOwnership",
+       [](auto& b) {
+         return body(p::Body::TransferOwnership, p::CreateTransferOwnership(b, 5, 2));
+       }},
+      {"SetAdmin", [](auto& b) { return body(p::Body::SetAdmin, p::CreateSetAdmin(b, 5, 2, true)); }},
+      {"MuteMember",
+       [](auto& b) { return body(p::Body::MuteMember, p::CreateMuteMember(b, 5, 2, true)); }},
+      {"MuteGroup", [](auto& b) { return body(p::Body::MuteGroup, p::CreateMuteGroup(b, 5, true)); }},
+      {"GroupSend",
+       [](auto& b) {
+         auto text = p::CreateTextContentDirect(b, "hi all");
+         return body(p::Body::GroupSend,
+                     p::CreateGroupSend(b, 5, 88, p::Content::TextContent, text.Union()));
+       }},
+      {"GroupSync",
+       [](auto& b) { return body(p::Body::GroupSync, p::CreateGroupSync(b, 5, 10, 50)); }},
+      {"GroupHistory",
+       [](auto& b) { return body(p::Body::GroupHistory, p::CreateGroupHistory(b, 5, 0, 0, 50)); }},
+      {"GroupPush",
+       [](auto& b) {
+         return body(p::Body::GroupPush, p::CreateGroupPush(b, entry_blobs(b, 2)));
+       }},
+      {"Result/GroupCreated",
+       [](auto& b) {
+         return result(b, p::ResultData::GroupCreated, p::CreateGroupCreated(b, 5, 1).Union());
+       }},
+      {"Result/GroupChanged",
+       [](auto& b) {
+         return result(b, p::ResultData::GroupChanged, p::CreateGroupChanged(b, 5, 2).Union());
+       }},
+      {"Result/GroupInfo",
+       [](auto& b) {
+         std::vector<uint64_t> admins = {2};
+         auto info = p::CreateGroupInfoDirect(b, 5, "team", 1, &admins, "welcome", 3);
+         return result(b, p::ResultData::GroupInfo, info.Union());
+       }},
+      {"Result/GroupList",
+       [](auto& b) {
+         std::vector<fb::Offset<p::GroupSummary>> groups = {
+             p::CreateGroupSummaryDirect(b, 5, "team")};
+         return result(b, p::ResultData::GroupList, p::CreateGroupListDirect(b, &groups).Union());
+       }},
+      {"Result/MemberList",
+       [](auto& b) {
+         std::vector<fb::Offset<p::MemberInfo>> members = {p::CreateMemberInfo(b, 1),
+                                                           p::CreateMemberInfo(b, 2)};
+         auto list = p::CreateMemberListDirect(b, &members, false);
+         return result(b, p::ResultData::MemberList, list.Union());
+       }},
   };
   return kinds;
 }
