@@ -48,9 +48,13 @@ run_case() {
       sleep 0.1
     done
     echo "== $name run $i: imbench $* (server: $server_flags)" >&2
-    local line rc=0
+    local line rc=0 du0 du1
+    du0=$(du -s --block-size=1 "$dir" | cut -f1)
     line=$("$IMBENCH" "$@" --server "127.0.0.1:$PORT" --server-pid "$SERVER_PID" \
       --no-progress --json "$WORK/$name-$i.json") || rc=$?
+    # Disk used by the data dir (allocated blocks, not the sparse LMDB map size).
+    du1=$(du -s --block-size=1 "$dir" | cut -f1)
+    line="$line data_dir_bytes_before=$du0 data_dir_bytes=$du1"
     echo "$line" >&2
     printf '%s\t%s\t%s\t%s\t%s\n' "$name" "$i" "imbench $* --server 127.0.0.1:PORT --server-pid PID" \
       "$server_flags" "$line rc=$rc" >>"$RESULTS"
@@ -62,12 +66,17 @@ if [ "$QUICK" = 1 ]; then
   CHAT="--pairs 5 --messages 200"; CONNS="--connections 300 --duration 2"
   STORM="--users 5 --duration 2"; HIST="--pairs 3 --messages 300 --duration 2"
   OPEN="--pairs 5 --messages 200 --rate 2000"
+  GROUP="--groups 2 --members 20 --messages 50"
 else
   CHAT="--pairs 100 --messages 2000 --window 16 --payload 100"
   CONNS="--connections 10000 --procs 2 --duration 10 --heartbeat 5"
   STORM="--users 50 --concurrency 64 --duration 5"
   HIST="--pairs 20 --messages 2000 --page 50 --window 4 --duration 5"
   OPEN="--pairs 100 --messages 500 --rate 10000 --payload 100"
+  # 10 groups sharing 2,000 members (the server's default max_group_members), one sender
+  # each: every send is delivered to 2,000 connections. Setup registers and logs in 2,000
+  # users (one scrypt each, about a minute on 2 cores), outside the measured phase.
+  GROUP="--groups 10 --members 2000 --senders 1 --messages 500 --window 16 --threads 2"
 fi
 
 # shellcheck disable=SC2086
@@ -78,6 +87,7 @@ fi
   run_case connections "" connections $CONNS
   run_case login-storm "" login-storm $STORM
   run_case history "--durability nosync" history $HIST
+  run_case group-fanout "" group-fanout $GROUP --timeout 600
 }
 
 # Microbenchmarks.
@@ -90,36 +100,55 @@ for m in micro_codec micro_storage; do
 done
 
 # Profile: callgrind on the server under a small chat load (perf counters are not available
-# on this VM: `perf stat -e instructions true` reports <not supported>).
+# on this VM: `perf stat -e instructions true` reports <not supported>). Only the measured
+# phase is collected: the users are registered first by a normal server on the same data
+# dir, the profiled server starts with collection off, and imbench switches it on just
+# before its first send and off after the last delivery (--run-start-cmd / --run-end-cmd),
+# so neither scrypt (logins) nor start-up and shutdown are in the profile.
 PROF=$WORK/profile.txt
 : >"$PROF"
-if [ "$PROFILE" = 1 ] && command -v valgrind >/dev/null; then
+start_server_at() {  # $1 = data dir, rest = command prefix (e.g. valgrind ...)
+  local dir=$1
+  shift
   PORT=$(free_port)
-  dir=$(mktemp -d "$WORK/data-XXXXXX")
-  # Collect only the measured phase: logins cost one scrypt each and would fill the profile.
-  valgrind --tool=callgrind --collect-atstart=no --callgrind-out-file="$WORK/callgrind.out" \
-    "$IMSERVER" --data-dir "$dir" --port "$PORT" --workers 2 --log-level warn \
+  "$@" "$IMSERVER" --data-dir "$dir" --port "$PORT" --workers 2 --log-level warn \
     --durability nosync >>"$WORK/server.log" 2>&1 &
   SERVER_PID=$!
-  for _ in $(seq 300); do
+  for _ in $(seq 600); do
     python3 -c "import socket; socket.create_connection(('127.0.0.1',$PORT),0.2)" 2>/dev/null &&
-      break
+      return 0
     sleep 0.2
   done
-  "$IMBENCH" chat-1to1 --server "127.0.0.1:$PORT" --pairs 10 --messages 1000 --window 16 \
-    --timeout 400 >"$WORK/profile-run.txt" 2>"$WORK/profile-progress.txt" &
-  BENCH_PID=$!
-  # The first "run" progress line: every user logged in, sends have started.
-  for _ in $(seq 2000); do
-    grep -q '] run ' "$WORK/profile-progress.txt" 2>/dev/null && break
-    sleep 0.2
-  done
-  callgrind_control -i on "$SERVER_PID" >/dev/null 2>&1 || true
-  wait "$BENCH_PID" || true
-  kill -TERM "$SERVER_PID"
+  return 1
+}
+if [ "$PROFILE" = 1 ] && command -v valgrind >/dev/null && command -v callgrind_control >/dev/null; then
+  PROF_FLAGS="--pairs 10 --messages 1000 --window 16 --user-prefix prof"
+  dir=$(mktemp -d "$WORK/data-XXXXXX")
+  start_server_at "$dir"
+  # shellcheck disable=SC2086
+  "$IMBENCH" chat-1to1 --server "127.0.0.1:$PORT" $PROF_FLAGS --messages 1 --no-progress \
+    --timeout 120 >"$WORK/profile-setup.txt" 2>&1 || true
+  kill "$SERVER_PID" 2>/dev/null || true
+  wait "$SERVER_PID" 2>/dev/null || true
+  start_server_at "$dir" valgrind --tool=callgrind --collect-atstart=no \
+    --callgrind-out-file="$WORK/callgrind.out"
+  # shellcheck disable=SC2086
+  timeout 900 "$IMBENCH" chat-1to1 --server "127.0.0.1:$PORT" $PROF_FLAGS --no-setup \
+    --no-progress --timeout 600 \
+    --run-start-cmd "callgrind_control -i on $SERVER_PID >/dev/null" \
+    --run-end-cmd "callgrind_control -i off $SERVER_PID >/dev/null" \
+    >"$WORK/profile-run.txt" 2>"$WORK/profile-progress.txt" || true
+  kill -TERM "$SERVER_PID" 2>/dev/null || true
   wait "$SERVER_PID" 2>/dev/null || true
   SERVER_PID=
-  callgrind_annotate --inclusive=no --auto=no "$WORK/callgrind.out" 2>/dev/null | sed -n '/PROGRAM TOTALS/,$p' | head -40 >"$PROF" || true
+  {
+    echo "== inclusive"
+    callgrind_annotate --inclusive=yes --auto=no "$WORK/callgrind.out" 2>/dev/null |
+      sed -n '/PROGRAM TOTALS/,$p' | head -30
+    echo "== self"
+    callgrind_annotate --inclusive=no --auto=no "$WORK/callgrind.out" 2>/dev/null |
+      sed -n '/PROGRAM TOTALS/,$p' | head -30
+  } >"$PROF" || true
 fi
 
 python3 - "$RESULTS" "$MICRO" "$PROF" "$OUT" "$RUNS" "$WORK/profile-run.txt" <<'PY'
@@ -131,8 +160,13 @@ KEYS = {
   "chat": ["msgs_per_s", "send_result_p50_us", "send_result_p99_us", "send_result_p999_us",
            "send_deliver_p50_us", "send_deliver_p99_us", "send_deliver_p999_us",
            "server_cpu_us_per_msg", "server_cpu_pct", "server_sys_pct_of_cpu",
-           "client_cpu_us_per_msg", "client_cpu_pct", "server_rss_kb", "lost", "dup",
-           "reordered", "errors"],
+           "client_cpu_us_per_msg", "client_cpu_pct", "server_rss_kb", "data_bytes_per_msg",
+           "lost", "dup", "reordered", "errors"],
+  "group-fanout": ["deliveries_per_s", "sends_per_s", "send_result_p50_us", "send_result_p99_us",
+                   "send_deliver_p50_us", "send_deliver_p99_us", "send_deliver_p999_us",
+                   "server_cpu_us_per_delivery", "server_cpu_pct", "server_sys_pct_of_cpu",
+                   "client_cpu_us_per_delivery", "client_cpu_pct", "server_rss_kb",
+                   "connections", "deliveries", "lost", "dup", "reordered", "stray", "errors"],
   "connections": ["ready", "failed", "dropped", "connect_login_per_s", "connect_login_p50_us",
                   "connect_login_p99_us", "password_logins_per_s", "server_rss_per_conn_bytes",
                   "server_rss_baseline_kb", "server_rss_kb", "client_cpu_pct", "pongs"],
@@ -151,11 +185,17 @@ TITLES = {
   "connections": "connections (authenticated, held with heartbeats)",
   "login-storm": "login-storm (password logins, then token logins)",
   "history": "history (random pages of 50 from a filled store)",
+  "group-fanout": "group-fanout (10 groups x 2,000 online members, durability sync)",
 }
 cases = {}
 for line in open(results):
   name, run, cmd, server_flags, summary = line.rstrip("\n").split("\t")
   kv = dict(p.split("=", 1) for p in summary.split() if "=" in p)
+  try:  # both inbox copies of each message (sender's and receiver's) are included
+    kv["data_bytes_per_msg"] = "%.0f" % ((float(kv["data_dir_bytes"]) -
+                                         float(kv["data_dir_bytes_before"])) / float(kv["delivered"]))
+  except (KeyError, ValueError, ZeroDivisionError):
+    pass
   c = cases.setdefault(name, {"cmd": cmd, "server": server_flags, "runs": []})
   c["runs"].append(kv)
 
@@ -180,8 +220,11 @@ md.append("Keys: `msgs_per_s` = messages delivered to their receiver per second;
           "Send written -> SendResult read (after durability); `send_deliver` = Send written -> "
           "Push read by the receiver; in open loop both count from the *intended* send time. "
           "`server_cpu_us_per_msg` = server utime+stime (/proc/PID/stat) per delivered message; "
-          "`server_sys_pct_of_cpu` = the kernel's share of it. lost/dup/reordered are checked on "
-          "every run (any non-zero makes imbench exit 1).\n")
+          "`server_sys_pct_of_cpu` = the kernel's share of it. `data_bytes_per_msg` = growth of "
+          "the data dir on disk (`du`, allocated blocks) per delivered 1:1 message, both inbox "
+          "copies included. group-fanout: a delivery is one GroupPush entry read by one member "
+          "connection; `server_cpu_us_per_delivery` = server CPU / deliveries. "
+          "lost/dup/reordered are checked on every run (any non-zero makes imbench exit 1).\n")
 
 def med(values):
   nums = []
@@ -193,7 +236,8 @@ def med(values):
   fmt = lambda x: ("%.0f" % x) if abs(x) >= 100 or x == int(x) else ("%.2f" % x)
   return fmt(m), ", ".join(fmt(x) for x in nums)
 
-for name in ["chat-sync", "chat-nosync", "chat-open-nosync", "connections", "login-storm", "history"]:
+for name in ["chat-sync", "chat-nosync", "chat-open-nosync", "connections", "login-storm", "history",
+             "group-fanout"]:
   if name not in cases: continue
   c = cases[name]
   kind = "chat" if name.startswith("chat") else name
@@ -216,9 +260,12 @@ md.append("BM_CommitInboxAppends/sync:S/batch:N: one shard commit of N inbox app
 md.append("## Profile (where the server's time goes)\n")
 prof_lines = [l.rstrip() for l in open(prof)]
 if prof_lines:
-  md.append("`valgrind --tool=callgrind` on imserver (nosync) during `imbench chat-1to1 --pairs 10 "
-            "--messages 1000`, measured phase only (user-space instructions only; the kernel's share is "
-            "`server_sys_pct_of_cpu` above). Top functions by self cost:\n")
+  md.append("`valgrind --tool=callgrind --collect-atstart=no` on imserver (nosync, users "
+            "registered beforehand) during `imbench chat-1to1 --pairs 10 --messages 1000 "
+            "--window 16`; collection is switched on by `--run-start-cmd 'callgrind_control -i on "
+            "PID'` right before the first send and off by `--run-end-cmd` after the last delivery, "
+            "so it is the measured phase only (user-space instructions only; the kernel's share is "
+            "`server_sys_pct_of_cpu` above). Top functions by inclusive, then self cost:\n")
   md.append("```")
   md.extend(prof_lines[:60])
   md.append("```\n")

@@ -61,7 +61,34 @@ MemberRecord* ShardState::find_member(GroupMem& g, uint64_t uid) {
   return &(g.members[uid] = *rec);
 }
 
+const std::vector<uint64_t>& ShardState::admins_of(GroupMem& g) {
+  if (!g.admins) {
+    g.admins.emplace();
+    uint64_t after = 0;
+    for (;;) {  // one pass over the members table per group load
+      auto page = shard_->list_members(g.rec.gid, after, 1024);
+      for (auto& [uid, row] : page) {
+        after = uid;
+        if (row.leave_seq == 0 && row.role == GroupRole::Admin) g.admins->push_back(uid);
+      }
+      if (page.size() < 1024) break;
+    }
+    // Cached rows may hold changes not committed yet: they win over LMDB.
+    auto& a = *g.admins;
+    for (auto& [uid, m] : g.members) {
+      a.erase(std::remove(a.begin(), a.end(), uid), a.end());
+      if (m.leave_seq == 0 && m.role == GroupRole::Admin) a.push_back(uid);
+    }
+  }
+  return *g.admins;
+}
+
 void ShardState::put_member(GroupMem& g, uint64_t uid, const MemberRecord& m) {
+  if (g.admins) {
+    auto& a = *g.admins;
+    a.erase(std::remove(a.begin(), a.end(), uid), a.end());
+    if (m.leave_seq == 0 && m.role == GroupRole::Admin) a.push_back(uid);
+  }
   g.members[uid] = m;
   g.absent.erase(uid);
   building().writes.put_member(g.rec.gid, uid, m);
@@ -303,10 +330,8 @@ void ShardState::on_get_group(EnvelopePtr e) {
   if (!g) return reply(*e, Code::UnknownGroup, "no such group");
   MemberRecord* m = find_member(*g, e->uid);
   if (!m) return reply(*e, Code::NotMember, "you are not a member of this group");
-  std::vector<uint64_t> admins;
-  for (auto& [uid, row] : shard_->list_members(g->rec.gid, 0, 100000)) {
-    if (row.leave_seq == 0 && row.role == GroupRole::Admin) admins.push_back(uid);
-  }
+  std::vector<uint64_t> admins = admins_of(*g);
+  std::sort(admins.begin(), admins.end());
   auto [lo, hi] = visible(*g, *m);
   GroupInfoFields f;
   f.gid = g->rec.gid;

@@ -12,6 +12,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <set>
 #include <span>
 #include <string>
@@ -105,6 +106,8 @@ class ShardState {
     uint64_t durable_seq = 0;  // newest group_seq known committed
     std::unordered_map<uint64_t, storage::MemberRecord> members;  // loaded on demand
     std::unordered_set<uint64_t> absent;  // uids known to have no member row
+    // Current admins: read from the members table once, then kept by put_member.
+    std::optional<std::vector<uint64_t>> admins;
   };
 
   // shard_state.cc: batches, caches, failure handling
@@ -155,6 +158,7 @@ class ShardState {
   GroupMem* find_group(uint64_t gid);
   storage::MemberRecord* find_member(GroupMem& g, uint64_t uid);
   void put_member(GroupMem& g, uint64_t uid, const storage::MemberRecord& m);
+  const std::vector<uint64_t>& admins_of(GroupMem& g);
   uint64_t append_event(GroupMem& g, im::proto::GroupEventKind kind, uint64_t actor,
                         std::span<const uint64_t> targets, std::string_view text, bool flag);
   uint64_t append_group_entry(GroupMem& g, uint64_t seq, const Bytes& entry);

@@ -1,7 +1,8 @@
 #!/bin/sh
 # imbench_smoke.sh - starts imserver on a free port with a fresh data dir, runs a tiny
-# chat-1to1 (closed and open loop) and checks the run was correct: exit 0 and
-# lost=0 dup=0 reordered=0 in the summary. Performance numbers are never asserted.
+# chat-1to1 (closed and open loop) and a tiny group-fanout (closed and open loop, several
+# devices per member) and checks each run was correct: exit 0 and lost=0 dup=0
+# reordered=0 in the summary. Performance numbers are never asserted.
 # Usage: imbench_smoke.sh IMSERVER IMBENCH
 set -u
 IMSERVER=$1
@@ -26,10 +27,12 @@ until python3 -c "import socket; socket.create_connection(('127.0.0.1',$PORT),0.
   sleep 0.1
 done
 
-check() {  # $1 = label, rest = imbench flags
+check() {  # $1 = label, $2 = workload, $3 = its rate key, rest = imbench flags
   label=$1
-  shift
-  out=$(timeout 90 "$IMBENCH" chat-1to1 --server "127.0.0.1:$PORT" --server-pid "$SERVER_PID" \
+  workload=$2
+  rate_key=$3
+  shift 3
+  out=$(timeout 90 "$IMBENCH" "$workload" --server "127.0.0.1:$PORT" --server-pid "$SERVER_PID" \
     --no-progress --timeout 60 --drain-timeout 5 --json "$DIR/$label.json" "$@")
   rc=$?
   echo "$label: $out"
@@ -37,11 +40,17 @@ check() {  # $1 = label, rest = imbench flags
   for key in lost=0 dup=0 reordered=0 errors=0; do
     echo "$out" | grep -q " $key " || { echo "$label: expected $key"; exit 1; }
   done
-  echo "$out" | grep -q "msgs_per_s=" || { echo "$label: no msgs_per_s"; exit 1; }
+  echo "$out" | grep -q "$rate_key=" || { echo "$label: no $rate_key"; exit 1; }
   python3 -c "import json,sys; j=json.load(open(sys.argv[1])); assert j['histograms']['send_deliver']['count'] > 0" \
     "$DIR/$label.json" || { echo "$label: bad --json"; exit 1; }
 }
 
-check closed --pairs 3 --messages 200 --window 8 --payload 64 --threads 2
-check open --pairs 3 --messages 100 --rate 2000 --payload 32
+check closed chat-1to1 msgs_per_s --pairs 3 --messages 200 --window 8 --payload 64 --threads 2
+check open chat-1to1 msgs_per_s --pairs 3 --messages 100 --rate 2000 --payload 32
+# 2 groups of 4 members, 2 devices each: every connection must get all 2 x 2 x 50 entries.
+check group-closed group-fanout deliveries_per_s --groups 2 --members 4 --member-devices 2 \
+  --senders 2 --messages 50 --window 4 --threads 2
+echo "$out" | grep -q " deliveries=1600 " || { echo "group-closed: expected deliveries=1600"; exit 1; }
+check group-open group-fanout deliveries_per_s --groups 2 --members 4 --senders 1 \
+  --messages 50 --rate 1000 --payload 32 --user-prefix gopen
 echo "imbench smoke: ok"
