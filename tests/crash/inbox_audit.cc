@@ -8,6 +8,7 @@
 #include <unordered_map>
 
 #include "client/client.h"
+#include "tests/crash/crash_support.h"
 
 namespace im::crash {
 
@@ -18,27 +19,6 @@ using client::InboxEntry;
 
 constexpr uint32_t kSyncPageEntries = 200;  // the server's default max_page_entries
 constexpr uint32_t kMaxSyncPages = 10000;   // bounds the read of one inbox
-constexpr size_t kExamplesPerKind = 8;
-
-// Counts one kind of violation and keeps its first few examples for the failure message.
-class Violations {
- public:
-  explicit Violations(std::string kind) : kind_(std::move(kind)) {}
-  ~Violations() {
-    if (count_ == 0) return;
-    ADD_FAILURE() << kind_ << ": " << count_ << " case(s); first:" << examples_.str();
-  }
-  std::ostream& add() {
-    if (++count_ <= kExamplesPerKind) return examples_ << "\n  - ";
-    sink_.str({});
-    return sink_;
-  }
-
- private:
-  std::string kind_;
-  uint64_t count_ = 0;
-  std::ostringstream examples_, sink_;
-};
 
 struct Key {
   uint64_t sender_uid, client_msg_id;

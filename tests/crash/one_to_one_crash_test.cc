@@ -11,16 +11,10 @@
 // "the order they were sent" is well defined: when the SDK gives up on a send (deadline),
 // the sender resends the SAME client_msg_id itself before sending anything newer.
 // Set IM_CRASH_SEED to replay a run's kill timing and client_msg_ids.
-#include <arpa/inet.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
-#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
@@ -29,6 +23,7 @@
 #include <thread>
 
 #include "client/client.h"
+#include "tests/crash/crash_support.h"
 #include "tests/crash/inbox_audit.h"
 #include "tests/support/test_server.h"
 
@@ -51,9 +46,7 @@ constexpr uint32_t kStartTimeoutMs = 15000;         // a (re)started server answ
 constexpr uint32_t kProgressTimeoutMs = 20000;      // a restarted server answers a send
 constexpr uint32_t kConvergeTimeoutMs = 30000;      // online devices reach their inbox head
 constexpr uint32_t kResendPauseMs = 50;             // between the test's own resends
-constexpr uint32_t kPortReleaseTimeoutMs = 5000;    // a killed server's port becomes free
 constexpr uint32_t kShards = 16;
-constexpr size_t kLogTailBytes = 4000;
 constexpr const char* kPassword = "crash-test-password";
 
 // Users, and the shard their name hashes to (xxh64 % 16; worker = shard % 2): the pairs
@@ -104,13 +97,6 @@ struct LoadControl {
   int64_t deadline_ms = 0;
   uint64_t seed = 0;
 };
-
-uint64_t splitmix64(uint64_t x) {
-  x += 0x9E3779B97F4A7C15ull;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-  return x ^ (x >> 31);
-}
 
 client::ClientOptions online_options(OnlineUser* user) {
   client::ClientOptions o;
@@ -174,26 +160,6 @@ bool wait_for_progress(const LoadControl& ctl, uint64_t before) {
   return ctl.results.load() > before;
 }
 
-// True when a plain server bind (SO_REUSEADDR, as imserver's check_port_free) would work.
-bool port_bindable(uint16_t port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return false;
-  int one = 1;
-  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(port);
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
-  ::close(fd);
-  return ok;
-}
-
-uint64_t pick_seed() {
-  if (const char* env = std::getenv("IM_CRASH_SEED")) return std::strtoull(env, nullptr, 10);
-  return std::random_device{}() * 0x100000001ull ^ std::random_device{}();
-}
-
 class OneToOneCrashTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -210,23 +176,19 @@ class OneToOneCrashTest : public ::testing::Test {
       if (u->client) u->client->close();
     }
     if (HasFailure()) {
-      std::string log = server_->log();
-      if (log.size() > kLogTailBytes) log = "..." + log.substr(log.size() - kLogTailBytes);
-      std::printf("[crash] server log tail:\n%s\n", log.c_str());
+      std::printf("[crash] server log tail:\n%s\n", server_log_tail(*server_).c_str());
     }
   }
 
   void register_and_log_in();
-  void kill_and_restart();
+  void kill_and_restart() { crash::kill_and_restart(server_.get(), &kill_log_); }
   void wait_for_convergence(const std::map<uint64_t, InboxCopy>& inboxes);
   bool spans_kill(const SentMessage& m) const;
 
   uint64_t seed_ = 0;
   std::unique_ptr<testing::TestServer> server_;
   std::vector<std::unique_ptr<OnlineUser>> users_;
-  int kills_ = 0;
-  std::vector<int64_t> kill_wall_ms_;
-  int64_t max_port_release_ms_ = 0;
+  KillLog kill_log_;
 };
 
 void OneToOneCrashTest::register_and_log_in() {
@@ -244,30 +206,6 @@ void OneToOneCrashTest::register_and_log_in() {
     user->uid = login->uid;
     users_.push_back(std::move(user));
   }
-}
-
-// A server that is gone before its kill crashed by itself: that is a failure, not a kill.
-// The killed process's listening socket outlives waitpid by a few ms (its io_uring is torn
-// down asynchronously), and imserver refuses to start while the port is bound: wait for the
-// port as a supervisor would, and report the longest wait.
-void OneToOneCrashTest::kill_and_restart() {
-  ASSERT_TRUE(server_->running()) << "imserver died on its own before kill " << kills_ + 1
-                                  << " (wait status " << server_->last_wait_status() << ")";
-  server_->kill();
-  kill_wall_ms_.push_back(client::unix_now_ms());
-  int status = server_->last_wait_status();
-  ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)
-      << "kill " << kills_ + 1 << ": wait status " << status;
-  kills_++;
-  int64_t killed_ms = steady_now_ms();
-  while (!port_bindable(server_->port()) && steady_now_ms() - killed_ms < kPortReleaseTimeoutMs) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
-  max_port_release_ms_ = std::max(max_port_release_ms_, steady_now_ms() - killed_ms);
-  ASSERT_TRUE(port_bindable(server_->port()))
-      << "port " << server_->port() << " still bound " << kPortReleaseTimeoutMs << " ms after kill "
-      << kills_;
-  ASSERT_TRUE(server_->start()) << "restart after kill " << kills_ << ": " << server_->error();
 }
 
 void OneToOneCrashTest::wait_for_convergence(const std::map<uint64_t, InboxCopy>& inboxes) {
@@ -288,7 +226,7 @@ void OneToOneCrashTest::wait_for_convergence(const std::map<uint64_t, InboxCopy>
 // With duplicate=false that is the window section 4 worries about: the receiver's copy was
 // durable, the sender's was not, and the resend had to reuse the receiver's copy.
 bool OneToOneCrashTest::spans_kill(const SentMessage& m) const {
-  for (int64_t k : kill_wall_ms_) {
+  for (int64_t k : kill_log_.kill_wall_ms) {
     if (m.receipt.server_time_ms < k && k < m.answered_ms) return true;
   }
   return false;
@@ -324,12 +262,12 @@ TEST_F(OneToOneCrashTest, SigkillDuringLoadLosesNothingAndStoresNothingTwice) {
     if (!wait_for_progress(ctl, ctl.results.load())) {
       if (!ctl.abort.load()) {
         ADD_FAILURE() << "no send got a result within " << kProgressTimeoutMs << " ms after "
-                      << kills_ << " kill(s)";
+                      << kill_log_.kills << " kill(s)";
       }
       break;
     }
     if (steady_now_ms() > ctl.deadline_ms) {
-      ADD_FAILURE() << "only " << kills_ << " kills within " << kLoadBudgetMs << " ms";
+      ADD_FAILURE() << "only " << kill_log_.kills << " kills within " << kLoadBudgetMs << " ms";
       break;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms(rng)));
@@ -377,12 +315,12 @@ TEST_F(OneToOneCrashTest, SigkillDuringLoadLosesNothingAndStoresNothingTwice) {
       "[crash] seed=%llu kills=%d messages=%zu resent_by_sdk=%llu resent_by_test=%llu "
       "duplicates_answered=%llu split_by_kill=%llu pushes_dropped_as_duplicate=%llu "
       "opposite_direction_reorders=%llu max_port_release_ms=%lld elapsed_ms=%lld\n",
-      static_cast<unsigned long long>(seed_), kills_, sent.size(),
+      static_cast<unsigned long long>(seed_), kill_log_.kills, sent.size(),
       static_cast<unsigned long long>(resends), static_cast<unsigned long long>(test_resends),
       static_cast<unsigned long long>(duplicates), static_cast<unsigned long long>(split_by_kill),
       static_cast<unsigned long long>(redelivered),
       static_cast<unsigned long long>(counts.conversation_reorders),
-      static_cast<long long>(max_port_release_ms_),
+      static_cast<long long>(kill_log_.max_port_release_ms),
       static_cast<long long>(steady_now_ms() - started_ms));
 }
 
