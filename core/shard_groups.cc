@@ -36,6 +36,12 @@ std::vector<uint64_t> uid_list(const Bytes& bytes) {
 bool is_current(const MemberRecord* m) {
   return m && m->leave_seq == 0;
 }
+
+// Sets the reason an action was refused and returns its code.
+Code refuse(std::string* reason, const char* why, Code code) {
+  *reason = why;
+  return code;
+}
 }  // namespace
 
 ShardState::GroupMem* ShardState::find_group(uint64_t gid) {
@@ -197,7 +203,7 @@ Code ShardState::manage(GroupMem& g, MemberRecord& me, Envelope& e, std::string*
   uint64_t target = e.b;
   switch (static_cast<GroupAction>(e.code)) {
     case GroupAction::Invite:
-      if (!admin) return *reason = "only the owner and admins invite", Code::NotAllowed;
+      if (!admin) return refuse(reason, "only the owner and admins invite", Code::NotAllowed);
       return add_members(g, e, reason);
     case GroupAction::Remove:
       return remove_member(g, me, e, reason);
@@ -216,19 +222,20 @@ Code ShardState::manage(GroupMem& g, MemberRecord& me, Envelope& e, std::string*
       return Code::Ok;
     }
     case GroupAction::Dismiss:
-      if (!owner) return *reason = "only the owner dismisses the group", Code::NotAllowed;
+      if (!owner) return refuse(reason, "only the owner dismisses the group", Code::NotAllowed);
       g.rec.dismissed = true;
       append_event(g, p::GroupEventKind::Dismissed, e.uid, {}, "", false);
       return Code::Ok;
     case GroupAction::Update: {
-      if (!admin) return *reason = "only the owner and admins change the group", Code::NotAllowed;
+      if (!admin)
+        return refuse(reason, "only the owner and admins change the group", Code::NotAllowed);
       bool rename = !e.text.empty();
       bool announce = !e.text2.empty() || e.c != 0;
-      if (!rename && !announce) return *reason = "nothing to change", Code::BadRequest;
+      if (!rename && !announce) return refuse(reason, "nothing to change", Code::BadRequest);
       if (e.text.size() > kMaxGroupNameBytes)
-        return *reason = "name over 64 bytes", Code::BadRequest;
+        return refuse(reason, "name over 64 bytes", Code::BadRequest);
       if (e.text2.size() > kMaxAnnouncementBytes) {
-        return *reason = "announcement over 4096 bytes", Code::BadRequest;
+        return refuse(reason, "announcement over 4096 bytes", Code::BadRequest);
       }
       if (rename) {
         g.rec.name = e.text;
@@ -251,13 +258,13 @@ Code ShardState::manage(GroupMem& g, MemberRecord& me, Envelope& e, std::string*
     return Code::Ok;
   }
   MemberRecord* t = find_member(g, target);
-  if (!is_current(t)) return *reason = "the target is not a member", Code::NotMember;
+  if (!is_current(t)) return refuse(reason, "the target is not a member", Code::NotMember);
   MemberRecord tm = *t;
   uint64_t targets[] = {target};
   switch (static_cast<GroupAction>(e.code)) {
     case GroupAction::Transfer:
-      if (!owner) return *reason = "only the owner transfers ownership", Code::NotAllowed;
-      if (target == e.uid) return *reason = "you already own the group", Code::BadRequest;
+      if (!owner) return refuse(reason, "only the owner transfers ownership", Code::NotAllowed);
+      if (target == e.uid) return refuse(reason, "you already own the group", Code::BadRequest);
       me.role = GroupRole::Admin;
       tm.role = GroupRole::Owner;
       put_member(g, e.uid, me);
@@ -266,22 +273,22 @@ Code ShardState::manage(GroupMem& g, MemberRecord& me, Envelope& e, std::string*
       append_event(g, p::GroupEventKind::OwnershipTransferred, e.uid, targets, "", false);
       return Code::Ok;
     case GroupAction::SetAdmin:
-      if (!owner) return *reason = "only the owner appoints admins", Code::NotAllowed;
-      if (tm.role == GroupRole::Owner) return *reason = "the owner's role", Code::BadRequest;
+      if (!owner) return refuse(reason, "only the owner appoints admins", Code::NotAllowed);
+      if (tm.role == GroupRole::Owner) return refuse(reason, "the owner's role", Code::BadRequest);
       tm.role = e.c != 0 ? GroupRole::Admin : GroupRole::Member;
       put_member(g, target, tm);
       append_event(g, p::GroupEventKind::AdminChanged, e.uid, targets, "", e.c != 0);
       return Code::Ok;
     case GroupAction::MuteMember:
       if (!admin || (tm.role != GroupRole::Member && !owner) || tm.role == GroupRole::Owner) {
-        return *reason = "you may not mute this member", Code::NotAllowed;
+        return refuse(reason, "you may not mute this member", Code::NotAllowed);
       }
       tm.muted = e.c != 0;
       put_member(g, target, tm);
       append_event(g, p::GroupEventKind::MemberMuted, e.uid, targets, "", e.c != 0);
       return Code::Ok;
     default:
-      return *reason = "unknown group action", Code::BadRequest;
+      return refuse(reason, "unknown group action", Code::BadRequest);
   }
 }
 
@@ -292,9 +299,9 @@ Code ShardState::add_members(GroupMem& g, Envelope& e, std::string* reason) {
     if (is_current(m) || std::find(added.begin(), added.end(), uid) != added.end()) continue;
     added.push_back(uid);
   }
-  if (added.empty()) return *reason = "everyone named is already a member", Code::BadRequest;
+  if (added.empty()) return refuse(reason, "everyone named is already a member", Code::BadRequest);
   if (g.rec.member_count + added.size() > worker_->config().max_group_members) {
-    return *reason = "the group would exceed max_group_members", Code::GroupFull;
+    return refuse(reason, "the group would exceed max_group_members", Code::GroupFull);
   }
   uint64_t seq = g.rec.last_group_seq + 1;  // the Invited event: the first entry they see
   int64_t now = wall_ms();
@@ -310,11 +317,11 @@ Code ShardState::add_members(GroupMem& g, Envelope& e, std::string* reason) {
 Code ShardState::remove_member(GroupMem& g, MemberRecord& me, Envelope& e, std::string* reason) {
   uint64_t target = e.b;
   MemberRecord* t = find_member(g, target);
-  if (!is_current(t)) return *reason = "the target is not a member", Code::NotMember;
-  if (target == e.uid) return *reason = "use QuitGroup to leave", Code::BadRequest;
+  if (!is_current(t)) return refuse(reason, "the target is not a member", Code::NotMember);
+  if (target == e.uid) return refuse(reason, "use QuitGroup to leave", Code::BadRequest);
   bool owner = me.role == GroupRole::Owner;
   bool allowed = owner || (me.role == GroupRole::Admin && t->role == GroupRole::Member);
-  if (!allowed) return *reason = "you may not remove this member", Code::NotAllowed;
+  if (!allowed) return refuse(reason, "you may not remove this member", Code::NotAllowed);
   MemberRecord tm = *t;
   tm.leave_seq = g.rec.last_group_seq + 1;  // it still sees the event removing it
   put_member(g, target, tm);
