@@ -148,13 +148,31 @@ void Worker::broadcast(EnvelopePtr e) {
   for (uint32_t w = 0; w < shared_->worker_count; w++) {
     if (w == id_) continue;
     auto copy = std::make_unique<Envelope>(*e);
-    if (!shared_->queue(id_, w).push(std::move(copy))) {
-      LOG_WARN("queue to worker %u full: a broadcast was dropped", w);
+    if (retry_pending_[w] > 0 || !shared_->queue(id_, w).push(std::move(copy))) {
+      // Never drop a membership change or a fan-out: retry it on the next turns, in order.
+      if (broadcast_retry_.size() >= kMaxBroadcastRetries) {
+        LOG_WARN("broadcast retry list full: a group update to worker %u was dropped", w);
+        continue;
+      }
+      broadcast_retry_.emplace_back(w, std::make_unique<Envelope>(*e));
+      retry_pending_[w]++;
       continue;
     }
     wake_needed_[w] = true;
   }
   handle_broadcast(*e);
+}
+
+// Resends broadcasts that met a full queue, oldest first; stops at the first that still
+// does not fit so a worker's broadcasts keep their order.
+void Worker::retry_broadcasts() {
+  while (!broadcast_retry_.empty()) {
+    auto& [w, e] = broadcast_retry_.front();
+    if (!shared_->queue(id_, w).push(std::move(e))) return;
+    wake_needed_[w] = true;
+    retry_pending_[w]--;
+    broadcast_retry_.pop_front();
+  }
 }
 
 void Worker::broadcast_group_frames(uint64_t gid, Bytes&& frames) {

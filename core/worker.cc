@@ -30,6 +30,7 @@ constexpr int64_t kShutdownGraceMs = 5000;
 
 Worker::Worker(uint32_t id, WorkerShared* shared) : id_(id), shared_(shared) {
   wake_needed_.assign(shared->worker_count, false);
+  retry_pending_.assign(shared->worker_count, 0);
 }
 
 Worker::~Worker() {
@@ -297,6 +298,7 @@ void Worker::kick(const ConnRef& conn, Code code, std::string_view reason) {
 }
 
 void Worker::end_turn() {
+  retry_broadcasts();
   while (!deferred_.empty()) {
     std::vector<EnvelopePtr> batch;
     batch.swap(deferred_);

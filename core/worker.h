@@ -9,6 +9,7 @@
 #include <liburing.h>
 
 #include <atomic>
+#include <deque>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -182,6 +183,10 @@ class Worker {
     Bytes data;
   };
   std::unordered_map<uint64_t, ShardGather> shard_gathers_;
+  static constexpr size_t kMaxBroadcastRetries = 65536;
+  std::deque<std::pair<uint32_t, EnvelopePtr>> broadcast_retry_;  // (worker, envelope)
+  std::vector<uint32_t> retry_pending_;  // per destination worker: entries waiting above
+  void retry_broadcasts();
   GroupIndex group_index_;
 
   bool shutting_down_ = false;

@@ -14,6 +14,7 @@
 #include "bench/imbench/conn_loop.h"
 #include "bench/imbench/delivery_check.h"
 #include "bench/imbench/histogram.h"
+#include "bench/imbench/payload_time.h"
 #include "bench/imbench/proc_stats.h"
 #include "bench/imbench/run_support.h"
 #include "bench/imbench/user_setup.h"
@@ -31,7 +32,6 @@ constexpr uint64_t kLoginReqId = uint64_t(1) << 62;
 constexpr uint32_t kOpenLoopMaxInflight = 4096;  // per sender; the schedule stalls beyond
 constexpr int64_t kMaxPollNs = 2'000'000;
 constexpr int64_t kTickNs = 1'000'000'000;
-constexpr size_t kTimeHexChars = 16;  // the payload starts with the send time, in hex
 
 enum class Phase : int { Login, Run, Stop };
 
@@ -42,7 +42,8 @@ struct Shared {
   uint64_t nonce = 0;  // high 32 bits of every client_msg_id of this run
   uint32_t users = 0;
   std::vector<std::string> names;
-  std::vector<uint64_t> uids;  // uids[i] written by user i's thread before its ready++
+  std::vector<std::string> tokens;  // --token-file; tokens[i] written by user i's thread
+  std::vector<uint64_t> uids;       // uids[i] written by user i's thread before its ready++
   std::atomic<int> phase{int(Phase::Login)};
   std::atomic<int64_t> start_ns{0};
   explicit Shared(const Options& options) : o(options) {}
@@ -71,20 +72,6 @@ struct User {
   uint64_t push_order_errors = 0;  // an inbox_seq that was not last + 1
   uint64_t stray = 0;              // a message of this run that was not expected here
 };
-
-uint64_t parse_hex(const char* p) {
-  uint64_t v = 0;
-  for (size_t i = 0; i < kTimeHexChars; ++i) {
-    char c = p[i];
-    v = v << 4 | uint64_t(c <= '9' ? c - '0' : c - 'a' + 10);
-  }
-  return v;
-}
-
-void write_hex(char* p, uint64_t v) {
-  static const char kDigits[] = "0123456789abcdef";
-  for (size_t i = kTimeHexChars; i-- > 0; v >>= 4) p[i] = kDigits[v & 15];
-}
 
 class ChatThread final : public ConnHandler {
  public:
@@ -180,7 +167,7 @@ void ChatThread::start_running(int64_t now) {
 
 void ChatThread::send_one(User& u, int64_t intended_ns) {
   uint32_t seq = u.next_seq++;
-  write_hex(payload_.data(), uint64_t(intended_ns));
+  write_send_time(payload_.data(), intended_ns);
   uint64_t client_msg_id = s_.nonce << 32 | seq;
   u.conn.write(im::client::build_send_text(fbb_, seq, u.partner_uid, client_msg_id, payload_));
   u.send_ns[seq % u.send_ns.size()] = intended_ns;
@@ -207,8 +194,12 @@ void ChatThread::issue_due(int64_t now) {
 void ChatThread::on_connected(Conn& conn) {
   User& u = *static_cast<User*>(conn.user);
   im::client::HelloParams hello;
-  hello.username = s_.names[u.index];
-  hello.password = s_.o.password;
+  if (!s_.tokens[u.index].empty()) {
+    hello.token = s_.tokens[u.index];
+  } else {
+    hello.username = s_.names[u.index];
+    hello.password = s_.o.password;
+  }
   hello.device_id = "imbench";
   hello.platform = proto::Platform::Bot;
   conn.write(im::client::build_hello(fbb_, kLoginReqId, hello));
@@ -222,10 +213,15 @@ void ChatThread::on_frame(Conn& conn, const proto::Frame& frame) {
       return on_result(u, frame, now);
     case proto::Body::Push:
       return on_push(u, *frame.body_as_Push(), now);
-    case proto::Body::Kick:
+    case proto::Body::Kick: {
       ++kicks;
       c_.errors.fetch_add(1, std::memory_order_relaxed);
+      const proto::Kick* kick = frame.body_as_Kick();
+      std::fprintf(stderr, "imbench: %s kicked: %s (%s)\n", s_.names[u.index].c_str(),
+                   proto::EnumNameCode(kick->code()),
+                   kick->reason() ? kick->reason()->c_str() : "");
       return;
+    }
     default:
       return;
   }
@@ -244,6 +240,7 @@ void ChatThread::on_result(User& u, const proto::Frame& frame, int64_t now) {
     }
     u.uid = login->uid;
     s_.uids[u.index] = u.uid;
+    if (!login->token.empty()) s_.tokens[u.index] = login->token;
     u.ready = true;
     c_.ready.fetch_add(1, std::memory_order_release);
     return;
@@ -291,7 +288,7 @@ void ChatThread::on_push(User& u, const proto::Push& push, int64_t now) {
     progressed_ = true;
     const proto::TextContent* text = m->content_as_TextContent();
     if (text != nullptr && text->text() != nullptr && text->text()->size() >= kTimeHexChars) {
-      int64_t sent = int64_t(parse_hex(text->text()->data()));
+      int64_t sent = read_send_time(text->text()->data());
       deliver_hist.record(now > sent ? uint64_t(now - sent) / 1000 : 0);
     }
   }
@@ -433,6 +430,8 @@ int run_chat_1to1(const Options& o, Report* report) {
   s.names = bench_usernames(o.user_prefix + "c", 0, s.users);
   s.uids.assign(s.users, 0);
   s.nonce = make_nonce();
+  bool had_tokens = !o.token_file.empty() && load_tokens(o.token_file, s.names, &s.tokens);
+  if (!had_tokens) s.tokens.assign(s.users, "");
   double setup_s = 0;
   if (o.setup) {
     SetupResult setup = register_users(s.server, s.names, o.password, o.timeout_s);
@@ -455,6 +454,9 @@ int run_chat_1to1(const Options& o, Report* report) {
 
   double login_s = 0;
   bool logged_in = wait_logged_in(s, counters, &login_s);
+  if (logged_in && !had_tokens && !o.token_file.empty() &&
+      !save_tokens(o.token_file, s.names, s.tokens))
+    std::fprintf(stderr, "imbench: cannot write %s\n", o.token_file.c_str());
   RunWindow w;
   ProcSample server0, server1;
   uint64_t cpu0 = 0, cpu1 = 0;

@@ -108,8 +108,9 @@ bool create_one(BlockingConn& conn, flatbuffers::FlatBufferBuilder& fbb, uint64_
 }  // namespace
 
 GroupSetupResult create_groups(const sockaddr_in& server, const std::string& owner,
-                               const std::string& password, std::span<const uint64_t> members,
-                               uint32_t groups, const std::string& name_prefix, double timeout_s) {
+                               const std::string& password, const std::string& owner_token,
+                               std::span<const uint64_t> members, uint32_t groups,
+                               const std::string& name_prefix, double timeout_s) {
   GroupSetupResult r;
   int64_t start = now_ns();
   BlockingConn conn(start + int64_t(timeout_s * 1e9));
@@ -117,8 +118,12 @@ GroupSetupResult create_groups(const sockaddr_in& server, const std::string& own
   flatbuffers::FlatBufferBuilder fbb(4096);
   uint64_t req_id = 1;
   im::client::HelloParams hello;
-  hello.username = owner;
-  hello.password = password;
+  if (!owner_token.empty()) {
+    hello.token = owner_token;
+  } else {
+    hello.username = owner;
+    hello.password = password;
+  }
   hello.device_id = "imbench-admin";
   hello.platform = im::proto::Platform::Bot;
   std::vector<uint8_t> answer;

@@ -23,10 +23,12 @@ struct GroupSetupResult {
   std::string error;
 };
 
-// Logs in as `owner` (device "imbench-admin") and creates `groups` groups named
+// Logs in as `owner` (device "imbench-admin"; with owner_token when not empty, else with
+// the password) and creates `groups` groups named
 // "<name_prefix><index>" whose members are the owner and every uid of `members`.
 GroupSetupResult create_groups(const sockaddr_in& server, const std::string& owner,
-                               const std::string& password, std::span<const uint64_t> members,
-                               uint32_t groups, const std::string& name_prefix, double timeout_s);
+                               const std::string& password, const std::string& owner_token,
+                               std::span<const uint64_t> members, uint32_t groups,
+                               const std::string& name_prefix, double timeout_s);
 
 }  // namespace im::bench

@@ -50,6 +50,9 @@ bool parse_options(int argc, char** argv, Options* o, int* exit_code) {
   app.add_flag("!--no-setup", o->setup, "do not register users (they must exist)");
   app.add_option("--user-prefix", o->user_prefix, "username prefix");
   app.add_option("--password", o->password, "password of the bench users");
+  app.add_option("--token-file", o->token_file,
+                 "chat-1to1/group-fanout: log in with the tokens in this file when it exists; "
+                 "else write the tokens of the password logins to it");
   app.add_option("--source-addrs", o->source_addrs, "local IPv4 addresses to connect from")
       ->delimiter(',');
   app.add_flag("--spread-sources", o->spread_sources,

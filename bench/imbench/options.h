@@ -40,6 +40,9 @@ struct Options {
   bool setup = true;  // register the users first (existing ones are reused)
   std::string user_prefix = "bench";
   std::string password = "bench-password-1";
+  // chat-1to1 / group-fanout: when the file exists, log in with its tokens (no scrypt on the
+  // server); otherwise log in with the password and write the tokens received into it.
+  std::string token_file;
   std::vector<std::string> source_addrs;  // local addresses to connect from
   bool spread_sources = false;            // use 127.0.0.2..127.255.255.254
   double timeout_s = 300;                 // hard bound of every phase

@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
+#include <unordered_map>
 
 #include "bench/imbench/conn_loop.h"
 
@@ -41,6 +43,29 @@ void run_hook(const std::string& command) {
   if (command.empty()) return;
   int rc = std::system(command.c_str());
   if (rc != 0) std::fprintf(stderr, "imbench: `%s` exited %d\n", command.c_str(), rc);
+}
+
+bool load_tokens(const std::string& path, const std::vector<std::string>& names,
+                 std::vector<std::string>* tokens) {
+  tokens->assign(names.size(), "");
+  std::ifstream in(path);
+  if (!in) return false;
+  std::unordered_map<std::string, std::string> by_name;
+  std::string name, token;
+  while (in >> name >> token) by_name[name] = token;
+  for (size_t i = 0; i < names.size(); ++i) {
+    auto it = by_name.find(names[i]);
+    if (it != by_name.end()) (*tokens)[i] = it->second;
+  }
+  return true;
+}
+
+bool save_tokens(const std::string& path, const std::vector<std::string>& names,
+                 const std::vector<std::string>& tokens) {
+  std::ofstream out(path);
+  for (size_t i = 0; i < names.size() && i < tokens.size(); ++i)
+    if (!tokens[i].empty()) out << names[i] << ' ' << tokens[i] << '\n';
+  return bool(out);
 }
 
 uint64_t raise_fd_limit() {

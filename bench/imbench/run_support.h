@@ -40,6 +40,13 @@ void print_progress(const char* phase, double elapsed_s, const CounterTotals& to
 // a failure is reported on stderr but does not stop the run.
 void run_hook(const std::string& command);
 
+// --token-file: one "username token" line per user. load_tokens fills tokens (parallel to
+// names; "" where the file has none) and returns false when the file does not exist.
+bool load_tokens(const std::string& path, const std::vector<std::string>& names,
+                 std::vector<std::string>* tokens);
+bool save_tokens(const std::string& path, const std::vector<std::string>& names,
+                 const std::vector<std::string>& tokens);
+
 // Raises RLIMIT_NOFILE to its hard limit; returns the new soft limit.
 uint64_t raise_fd_limit();
 
