@@ -279,6 +279,12 @@ void ChatThread::on_push(User& u, const proto::Push& push, int64_t now) {
     const proto::Message* m = entry->body_as_Message();
     if (m == nullptr || m->sender_uid() == u.uid) continue;  // own copy: ack only
     if (m->client_msg_id() >> 32 != s_.nonce) continue;      // an earlier run's message
+    if (u.partner_uid == 0) {
+      // The partner's thread may start sending before this one ran start_running: every
+      // uid was published before the all-ready count this acquire synchronises with.
+      (void)c_.ready.load(std::memory_order_acquire);
+      u.partner_uid = s_.uids[u.partner];
+    }
     if (m->sender_uid() != u.partner_uid) {
       ++u.stray;
       continue;
