@@ -5,7 +5,14 @@
 
 #include <gtest/gtest.h>
 
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
 #include <memory>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -112,6 +119,39 @@ inline std::vector<InboxEntry> take_group(Client& c, uint64_t gid, size_t n,
 // The worker that owns a uid's or gid's shard (16 shards, ids embed their shard).
 inline uint32_t worker_of(uint64_t id, uint32_t workers) {
   return (id % 16) % workers;
+}
+
+// imcli run as a real process against a test server.
+struct CliRun {
+  int status = -1;  // exit status, -1 when it did not exit normally
+  std::string out;
+  std::string err;
+};
+
+// Runs imcli with args against server, with a HOME private to the server's temp dir (saved
+// tokens stay there); env_password sets IMCLI_PASSWORD when non-empty.
+inline CliRun run_imcli(TestServer& server, const std::string& args,
+                        const std::string& env_password = "") {
+  std::string home = server.data_dir() + "/../imcli-home";
+  std::filesystem::create_directories(home);
+  std::string err_path = home + "/stderr.txt";
+  std::string cmd = "HOME='" + home + "' ";
+  if (!env_password.empty()) cmd += "IMCLI_PASSWORD='" + env_password + "' ";
+  cmd += std::string(IMCLI_PATH) + " --server " + server.address() + " " + args + " 2>'" +
+         err_path + "'";
+  CliRun run;
+  FILE* pipe = popen(cmd.c_str(), "r");
+  if (!pipe) return run;
+  std::array<char, 4096> buf;
+  size_t n;
+  while ((n = fread(buf.data(), 1, buf.size(), pipe)) > 0) run.out.append(buf.data(), n);
+  int raw = pclose(pipe);
+  run.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
+  std::ifstream err(err_path);
+  std::stringstream ss;
+  ss << err.rdbuf();
+  run.err = ss.str();
+  return run;
 }
 
 // A connection driven frame by frame: sees every Result, Push and Kick.

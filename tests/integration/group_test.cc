@@ -5,11 +5,7 @@
 // the imcli group commands.
 #include <nlohmann/json.hpp>
 
-#include <array>
-#include <cstdio>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 #include <thread>
 
 #include "tests/integration/fixtures.h"
@@ -432,61 +428,33 @@ TEST_F(Groups, ResendWithTheSameClientMsgIdIsStoredOnce) {
   EXPECT_EQ(whole_log(*b, g->gid).size(), 2u);
 }
 
-struct CliRun {
-  int status = -1;
-  std::string out;
-  std::string err;
-};
-
-// imcli as a process against the fixture's server; HOME is private to the test.
-CliRun imcli(TestServer& server, const std::string& args) {
-  std::string home = server.data_dir() + "/../imcli-home";
-  std::filesystem::create_directories(home);
-  std::string err_path = home + "/stderr.txt";
-  std::string cmd = "HOME='" + home + "' " + std::string(IMCLI_PATH) + " --server " +
-                    server.address() + " " + args + " 2>'" + err_path + "'";
-  CliRun run;
-  FILE* pipe = popen(cmd.c_str(), "r");
-  if (!pipe) return run;
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), pipe)) > 0) run.out.append(buf.data(), n);
-  int raw = pclose(pipe);
-  run.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
-  std::ifstream err(err_path);
-  std::stringstream ss;
-  ss << err.rdbuf();
-  run.err = ss.str();
-  return run;
-}
-
 TEST_F(Groups, ImcliGroupCommandsWorkOneShotAndWithJson) {
   add("alice");
   add("bob");
   User carol = add("carol");
   const std::string as_alice = "--user alice --password alice-password ";
   const std::string as_bob = "--user bob --password bob-password ";
-  CliRun created = imcli(server_, as_alice + "group create team bob");
+  CliRun created = run_imcli(server_, as_alice + "group create team bob");
   ASSERT_EQ(created.status, 0) << created.err;
   uint64_t gid = std::stoull(created.out);  // the text form prints just the gid
   EXPECT_GT(gid, 0u);
-  CliRun created_json = imcli(server_, as_alice + "--json group create other bob");
+  CliRun created_json = run_imcli(server_, as_alice + "--json group create other bob");
   ASSERT_EQ(created_json.status, 0) << created_json.err;
   EXPECT_GT(nlohmann::json::parse(created_json.out)["gid"].get<uint64_t>(), 0u);
 
   std::string g = std::to_string(gid);
-  CliRun sent = imcli(server_, as_alice + "--json group send " + g + " 'hello team'");
+  CliRun sent = run_imcli(server_, as_alice + "--json group send " + g + " 'hello team'");
   ASSERT_EQ(sent.status, 0) << sent.err;
   auto s = nlohmann::json::parse(sent.out);
   EXPECT_EQ(s["gid"].get<uint64_t>(), gid);
   EXPECT_EQ(s["group_seq"].get<uint64_t>(), 2u);
-  ASSERT_EQ(imcli(server_, as_alice + "group invite " + g + " carol").status, 0);
+  ASSERT_EQ(run_imcli(server_, as_alice + "group invite " + g + " carol").status, 0);
 
-  CliRun members = imcli(server_, as_bob + "--json group members " + g);
+  CliRun members = run_imcli(server_, as_bob + "--json group members " + g);
   ASSERT_EQ(members.status, 0) << members.err;
   auto m = nlohmann::json::parse(members.out);
   ASSERT_EQ(m["members"].size(), 3u);
-  CliRun history = imcli(server_, as_bob + "--json group history " + g + " --limit 5");
+  CliRun history = run_imcli(server_, as_bob + "--json group history " + g + " --limit 5");
   ASSERT_EQ(history.status, 0) << history.err;
   auto h = nlohmann::json::parse(history.out);
   ASSERT_EQ(h["entries"].size(), 3u);
@@ -496,29 +464,29 @@ TEST_F(Groups, ImcliGroupCommandsWorkOneShotAndWithJson) {
   EXPECT_EQ(h["entries"][1]["sender"], "alice");
   EXPECT_EQ(h["entries"][2]["kind"], "Invited");
   EXPECT_EQ(h["entries"][2]["targets"][0], "carol");
-  CliRun groups = imcli(server_, as_bob + "--json groups");
+  CliRun groups = run_imcli(server_, as_bob + "--json groups");
   ASSERT_EQ(groups.status, 0) << groups.err;
   auto gl = nlohmann::json::parse(groups.out);
   ASSERT_EQ(gl["groups"].size(), 2u);
   EXPECT_EQ(gl["groups"][0]["name"], "team") << "newest activity first";
   EXPECT_EQ(gl["groups"][0]["unread"], 1);
-  CliRun info = imcli(server_, as_bob + "--json group info " + g);
+  CliRun info = run_imcli(server_, as_bob + "--json group info " + g);
   ASSERT_EQ(info.status, 0) << info.err;
   EXPECT_EQ(nlohmann::json::parse(info.out)["owner"], "alice");
 
   // Refusals keep the documented codes and exit status 1; bad input is a usage error (2).
-  ASSERT_EQ(imcli(server_, as_alice + "group kick " + g + " bob").status, 0);
-  CliRun refused = imcli(server_, as_bob + "group send " + g + " 'still here?'");
+  ASSERT_EQ(run_imcli(server_, as_alice + "group kick " + g + " bob").status, 0);
+  CliRun refused = run_imcli(server_, as_bob + "group send " + g + " 'still here?'");
   EXPECT_EQ(refused.status, 1);
   EXPECT_NE(refused.err.find("NotMember (308)"), std::string::npos) << refused.err;
-  CliRun owner_quit = imcli(server_, as_alice + "group quit " + g);
+  CliRun owner_quit = run_imcli(server_, as_alice + "group quit " + g);
   EXPECT_EQ(owner_quit.status, 1);
   EXPECT_NE(owner_quit.err.find("NotAllowed (312)"), std::string::npos) << owner_quit.err;
-  EXPECT_EQ(imcli(server_, as_alice + "group send notanumber hi").status, 2);
-  EXPECT_EQ(imcli(server_, as_alice + "group frobnicate " + g).status, 2);
+  EXPECT_EQ(run_imcli(server_, as_alice + "group send notanumber hi").status, 2);
+  EXPECT_EQ(run_imcli(server_, as_alice + "group frobnicate " + g).status, 2);
   // carol quits; the text history shows the events in words.
-  ASSERT_EQ(imcli(server_, "--user carol --password carol-password group quit " + g).status, 0);
-  CliRun text = imcli(server_, as_alice + "group history " + g);
+  ASSERT_EQ(run_imcli(server_, "--user carol --password carol-password group quit " + g).status, 0);
+  CliRun text = run_imcli(server_, as_alice + "group history " + g);
   ASSERT_EQ(text.status, 0) << text.err;
   EXPECT_NE(text.out.find("alice: hello team"), std::string::npos) << text.out;
   EXPECT_NE(text.out.find("alice removed bob"), std::string::npos) << text.out;

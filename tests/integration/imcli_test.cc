@@ -3,53 +3,18 @@
 // names, errors as "error: <CodeName> (<number>): <reason>" on stderr.
 #include <nlohmann/json.hpp>
 
-#include <array>
-#include <cstdio>
-#include <filesystem>
-#include <fstream>
-#include <sstream>
-
 #include "tests/integration/fixtures.h"
 
 namespace im_it {
 namespace {
 
-struct CliRun {
-  int status = -1;
-  std::string out;
-  std::string err;
-};
-
 class Imcli : public ::testing::Test {
  protected:
-  void SetUp() override {
-    ASSERT_TRUE(server_.start()) << server_.error();
-    home_ = server_.data_dir() + "/../imcli-home";
-    std::filesystem::create_directories(home_);
-  }
-  // Runs imcli with args; env_password sets IMCLI_PASSWORD when non-empty.
+  void SetUp() override { ASSERT_TRUE(server_.start()) << server_.error(); }
   CliRun imcli(const std::string& args, const std::string& env_password = "") {
-    std::string err_path = home_ + "/stderr.txt";
-    std::string cmd = "HOME='" + home_ + "' ";
-    if (!env_password.empty()) cmd += "IMCLI_PASSWORD='" + env_password + "' ";
-    cmd += std::string(IMCLI_PATH) + " --server " + server_.address() + " " + args + " 2>'" +
-           err_path + "'";
-    CliRun run;
-    FILE* pipe = popen(cmd.c_str(), "r");
-    if (!pipe) return run;
-    std::array<char, 4096> buf;
-    size_t n;
-    while ((n = fread(buf.data(), 1, buf.size(), pipe)) > 0) run.out.append(buf.data(), n);
-    int raw = pclose(pipe);
-    run.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
-    std::ifstream err(err_path);
-    std::stringstream ss;
-    ss << err.rdbuf();
-    run.err = ss.str();
-    return run;
+    return run_imcli(server_, args, env_password);
   }
   TestServer server_;
-  std::string home_;
 };
 
 TEST_F(Imcli, RegisterSendHistoryAndConvsWork) {
