@@ -257,6 +257,17 @@ class Client {
                                          bool mention_all, uint32_t timeout_ms);
   Result<GroupChange> group_change(FrameBytes frame, uint64_t req_id, im::proto::Body type);
   Result<ReceivedFrame> call(FrameBytes frame, uint64_t req_id, im::proto::Body type);
+  // One request answered by one Result: build(fbb, req_id) -> frame, then decode(frame).
+  template <typename Build, typename Decode>
+  auto ask(im::proto::Body type, Build&& build, Decode&& decode)
+      -> decltype(decode(std::declval<const im::proto::Frame&>())) {
+    if (Status s = check_caller_thread(); !s.ok()) return s;
+    flatbuffers::FlatBufferBuilder fbb(128);
+    uint64_t req_id = next_req_id();
+    auto answer = call(build(fbb, req_id), req_id, type);
+    if (!answer.ok()) return answer.status();
+    return decode(answer->frame());
+  }
   Result<ReceivedFrame> send_request(FrameBytes frame, uint64_t req_id, im::proto::Body type,
                                      uint32_t timeout_ms);
   Status write_frame(FrameBytes frame, uint64_t epoch);

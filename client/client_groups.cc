@@ -27,31 +27,30 @@ Result<GroupChange> Client::create_group(std::string_view name,
 }
 
 Result<GroupInfo> Client::group_info(uint64_t gid) {
-  if (Status s = check_caller_thread(); !s.ok()) return s;
-  flatbuffers::FlatBufferBuilder fbb(64);
-  uint64_t req_id = next_req_id();
-  auto answer = call(build_get_group(fbb, req_id, gid), req_id, proto::Body::GetGroup);
-  if (!answer.ok()) return answer.status();
-  return decode_group_info(answer->frame());
+  return ask(
+      proto::Body::GetGroup,
+      [&](flatbuffers::FlatBufferBuilder& fbb, uint64_t req_id) {
+        return build_get_group(fbb, req_id, gid);
+      },
+      decode_group_info);
 }
 
 Result<std::vector<GroupSummary>> Client::list_groups() {
-  if (Status s = check_caller_thread(); !s.ok()) return s;
-  flatbuffers::FlatBufferBuilder fbb(64);
-  uint64_t req_id = next_req_id();
-  auto answer = call(build_list_groups(fbb, req_id), req_id, proto::Body::ListGroups);
-  if (!answer.ok()) return answer.status();
-  return decode_group_list(answer->frame());
+  return ask(
+      proto::Body::ListGroups,
+      [&](flatbuffers::FlatBufferBuilder& fbb, uint64_t req_id) {
+        return build_list_groups(fbb, req_id);
+      },
+      decode_group_list);
 }
 
 Result<MemberList> Client::list_members(uint64_t gid, uint64_t after_uid, uint32_t limit) {
-  if (Status s = check_caller_thread(); !s.ok()) return s;
-  flatbuffers::FlatBufferBuilder fbb(64);
-  uint64_t req_id = next_req_id();
-  auto answer = call(build_list_members(fbb, req_id, gid, after_uid, limit), req_id,
-                     proto::Body::ListMembers);
-  if (!answer.ok()) return answer.status();
-  return decode_member_list(answer->frame());
+  return ask(
+      proto::Body::ListMembers,
+      [&](flatbuffers::FlatBufferBuilder& fbb, uint64_t req_id) {
+        return build_list_members(fbb, req_id, gid, after_uid, limit);
+      },
+      decode_member_list);
 }
 
 Result<GroupChange> Client::invite(uint64_t gid, std::span<const uint64_t> uids) {
@@ -167,34 +166,31 @@ Result<SendReceipt> Client::group_send_text_once(uint64_t gid, uint64_t client_m
 }
 
 Result<SyncPage> Client::group_sync(uint64_t gid, uint64_t after_group_seq, uint32_t limit) {
-  if (Status s = check_caller_thread(); !s.ok()) return s;
-  flatbuffers::FlatBufferBuilder fbb(64);
-  uint64_t req_id = next_req_id();
-  auto answer = call(build_group_sync(fbb, req_id, gid, after_group_seq, limit), req_id,
-                     proto::Body::GroupSync);
-  if (!answer.ok()) return answer.status();
-  return decode_sync_page(answer->frame());
+  return ask(
+      proto::Body::GroupSync,
+      [&](flatbuffers::FlatBufferBuilder& fbb, uint64_t req_id) {
+        return build_group_sync(fbb, req_id, gid, after_group_seq, limit);
+      },
+      decode_sync_page);
 }
 
 Result<HistoryPage> Client::group_history(uint64_t gid, uint64_t before_group_seq,
                                           uint64_t after_group_seq, uint32_t limit) {
-  if (Status s = check_caller_thread(); !s.ok()) return s;
-  flatbuffers::FlatBufferBuilder fbb(64);
-  uint64_t req_id = next_req_id();
-  auto frame = build_group_history(fbb, req_id, gid, before_group_seq, after_group_seq, limit);
-  auto answer = call(frame, req_id, proto::Body::GroupHistory);
-  if (!answer.ok()) return answer.status();
-  return decode_history_page(answer->frame());
+  return ask(
+      proto::Body::GroupHistory,
+      [&](flatbuffers::FlatBufferBuilder& fbb, uint64_t req_id) {
+        return build_group_history(fbb, req_id, gid, before_group_seq, after_group_seq, limit);
+      },
+      decode_history_page);
 }
 
 Result<MarkReadInfo> Client::mark_group_read(uint64_t gid, uint64_t up_to_group_seq) {
-  if (Status s = check_caller_thread(); !s.ok()) return s;
-  flatbuffers::FlatBufferBuilder fbb(64);
-  uint64_t req_id = next_req_id();
-  auto answer =
-      call(build_mark_group_read(fbb, req_id, gid, up_to_group_seq), req_id, proto::Body::MarkRead);
-  if (!answer.ok()) return answer.status();
-  return decode_mark_read_ok(answer->frame());
+  return ask(
+      proto::Body::MarkRead,
+      [&](flatbuffers::FlatBufferBuilder& fbb, uint64_t req_id) {
+        return build_mark_group_read(fbb, req_id, gid, up_to_group_seq);
+      },
+      decode_mark_read_ok);
 }
 
 std::vector<std::pair<uint64_t, uint64_t>> Client::group_cursors() const {

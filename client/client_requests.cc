@@ -125,42 +125,40 @@ Result<SendReceipt> Client::send_with_retry(
 
 Result<HistoryPage> Client::history(uint64_t peer_uid, uint64_t before_inbox_seq,
                                     uint64_t after_inbox_seq, uint32_t limit) {
-  if (Status s = check_caller_thread(); !s.ok()) return s;
-  flatbuffers::FlatBufferBuilder fbb(128);
-  uint64_t req_id = next_req_id();
-  auto frame = build_history(fbb, req_id, peer_uid, before_inbox_seq, after_inbox_seq, limit);
-  auto answer = call(frame, req_id, proto::Body::History);
-  if (!answer.ok()) return answer.status();
-  return decode_history_page(answer->frame());
+  return ask(
+      proto::Body::History,
+      [&](flatbuffers::FlatBufferBuilder& fbb, uint64_t req_id) {
+        return build_history(fbb, req_id, peer_uid, before_inbox_seq, after_inbox_seq, limit);
+      },
+      decode_history_page);
 }
 
 Result<ConversationList> Client::conversations(uint32_t limit) {
-  if (Status s = check_caller_thread(); !s.ok()) return s;
-  flatbuffers::FlatBufferBuilder fbb(128);
-  uint64_t req_id = next_req_id();
-  auto answer = call(build_conversations(fbb, req_id, limit), req_id, proto::Body::Conversations);
-  if (!answer.ok()) return answer.status();
-  return decode_conversation_list(answer->frame());
+  return ask(
+      proto::Body::Conversations,
+      [&](flatbuffers::FlatBufferBuilder& fbb, uint64_t req_id) {
+        return build_conversations(fbb, req_id, limit);
+      },
+      decode_conversation_list);
 }
 
 Result<MarkReadInfo> Client::mark_read(uint64_t peer_uid, uint64_t up_to_inbox_seq) {
-  if (Status s = check_caller_thread(); !s.ok()) return s;
-  flatbuffers::FlatBufferBuilder fbb(128);
-  uint64_t req_id = next_req_id();
-  auto answer =
-      call(build_mark_read(fbb, req_id, peer_uid, up_to_inbox_seq), req_id, proto::Body::MarkRead);
-  if (!answer.ok()) return answer.status();
-  return decode_mark_read_ok(answer->frame());
+  return ask(
+      proto::Body::MarkRead,
+      [&](flatbuffers::FlatBufferBuilder& fbb, uint64_t req_id) {
+        return build_mark_read(fbb, req_id, peer_uid, up_to_inbox_seq);
+      },
+      decode_mark_read_ok);
 }
 
 Result<std::vector<UserInfo>> Client::get_users(std::span<const uint64_t> uids,
                                                 std::span<const std::string> usernames) {
-  if (Status s = check_caller_thread(); !s.ok()) return s;
-  flatbuffers::FlatBufferBuilder fbb(256);
-  uint64_t req_id = next_req_id();
-  auto answer = call(build_get_users(fbb, req_id, uids, usernames), req_id, proto::Body::GetUsers);
-  if (!answer.ok()) return answer.status();
-  return decode_user_list(answer->frame());
+  return ask(
+      proto::Body::GetUsers,
+      [&](flatbuffers::FlatBufferBuilder& fbb, uint64_t req_id) {
+        return build_get_users(fbb, req_id, uids, usernames);
+      },
+      decode_user_list);
 }
 
 Result<UserInfo> Client::find_user(std::string_view username) {
@@ -175,12 +173,12 @@ Result<UserInfo> Client::find_user(std::string_view username) {
 }
 
 Result<SyncPage> Client::sync(uint64_t after_inbox_seq, uint32_t limit) {
-  if (Status s = check_caller_thread(); !s.ok()) return s;
-  flatbuffers::FlatBufferBuilder fbb(64);
-  uint64_t req_id = next_req_id();
-  auto answer = call(build_sync(fbb, req_id, after_inbox_seq, limit), req_id, proto::Body::Sync);
-  if (!answer.ok()) return answer.status();
-  return decode_sync_page(answer->frame());
+  return ask(
+      proto::Body::Sync,
+      [&](flatbuffers::FlatBufferBuilder& fbb, uint64_t req_id) {
+        return build_sync(fbb, req_id, after_inbox_seq, limit);
+      },
+      decode_sync_page);
 }
 
 Result<PongInfo> Client::ping() {
