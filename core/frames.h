@@ -38,6 +38,11 @@ class EntryPage {
   void append_history_page(Bytes& out, uint64_t req_id, bool has_more);
   void append_group_push(Bytes& out);
   void clear();
+  // clear() with a new budget: lets a caller keep one page (and its capacity) per thread.
+  void reset(size_t budget_bytes) {
+    budget_bytes_ = budget_bytes;
+    clear();
+  }
 
  private:
   size_t budget_bytes_;

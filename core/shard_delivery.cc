@@ -22,7 +22,9 @@ void ShardState::pump(UserMem& u) {
 
 void ShardState::pump_device(UserMem& u, DeviceSession& d) {
   const Config& cfg = worker_->config();
-  EntryPage page(cfg.max_frame_bytes - 512);
+  // Reused per thread: a push allocates nothing once the page has grown to its size.
+  thread_local EntryPage page(0);
+  page.reset(cfg.max_frame_bytes - 512);
   Bytes out;
   for (size_t pages = 0; pages < kMaxPagesPerPump; pages++) {
     uint64_t window_end = d.acked + cfg.max_unacked_entries;
