@@ -184,9 +184,12 @@ void ShardState::submit_if_ready() {
 }
 
 void ShardState::poll_commit() {
-  if (!inflight_) return;
+  if (!inflight_) return shard_->publish_committed();  // forgets what the checkpoint applied
   storage::CommitStatus status;
   if (!writer_.done(&status)) return;
+  // The batch becomes readable here (done() ordered us after the commit), before anything
+  // acts on it being durable.
+  shard_->publish_committed();
   inflight_ = false;
   Batch& b = batches_[1 - building_];
   if (status == storage::CommitStatus::Ok) {

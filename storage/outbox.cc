@@ -11,7 +11,6 @@
 
 namespace im::storage {
 
-using detail::scan;
 
 namespace {
 // Deletions per commit: the confirmed prefix is at most what was in flight, but a bound
@@ -43,7 +42,7 @@ size_t Shard::read_outbox(size_t limit,
   Impl::ReadTxn txn(*impl_);
   if (!txn || limit == 0) return 0;
   size_t n = 0;
-  scan(txn.get(), impl_->dbi(Table::Outbox), keys::make(0).span(), 0, false,
+  txn.scan(Table::Outbox, keys::make(0).span(), 0, false,
        [&](detail::Bytes key, detail::Bytes value) {
          if (key.size() == 8) fn(keys::get_be64(key.data()), value);
          return ++n < limit;
@@ -55,7 +54,7 @@ uint64_t Shard::last_outbox_position() {
   Impl::ReadTxn txn(*impl_);
   if (!txn) return 0;
   uint64_t last = 0;
-  scan(txn.get(), impl_->dbi(Table::Outbox), keys::make(UINT64_MAX).span(), 0, true,
+  txn.scan(Table::Outbox, keys::make(UINT64_MAX).span(), 0, true,
        [&](detail::Bytes key, detail::Bytes) {
          if (key.size() == 8) last = keys::get_be64(key.data());
          return false;

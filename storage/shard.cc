@@ -1,17 +1,21 @@
-// shard.cc - one shard's LMDB environment: open, group commit, map growth, fault states.
-// Threads: commit() runs on the shard's writer thread (one at a time); reads (shard_reads.cc)
-// run on the owner worker. Invariant: mdb_env_set_mapsize runs only while no transaction of
-// this process is active - reads hold resize_mutex shared for the life of their transaction,
-// the writer takes it exclusively to remap, between its own transactions.
+// shard.cc - one shard: open (and reload of unapplied log records), commit to the log,
+// publishing to the overlay, the checkpointer's apply to the tables, map growth, fault states.
+// Threads: commit() runs on the shard's writer thread (one at a time), apply on the
+// checkpointer's thread; reads (shard_reads.cc) and publish_committed() on the owner worker.
+// Invariant: mdb_env_set_mapsize on the tables runs only while no transaction of this process
+// is active - reads hold resize_mutex shared for the life of their transaction, the apply
+// takes it exclusively to remap, between its own transactions.
 #include <lmdb.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <iterator>
 
+#include "storage/keys.h"
 #include "storage/record_codec.h"
 #include "storage/shard.h"
 #include "storage/shard_impl.h"
@@ -40,8 +44,10 @@ constexpr bool every_table_named() {
 }
 static_assert(every_table_named(), "kTableNames must name every Table");
 constexpr unsigned kMaxReaders = 256;      // reader slots: owner worker + tools, with headroom
-constexpr int kMaxGrowsPerCommit = 8;      // a batch may need up to 2^8 times the map it met
+constexpr int kMaxGrowsPerCommit = 48;  // doubling: a bound, not a limit that is ever met
 constexpr uint64_t kExpireScanFactor = 4;  // expiry visits at most max_rows * 4 rows per table
+// Meta row: the highest log position the tables include (written by every apply).
+constexpr std::string_view kMetaAppliedLog = "log_applied";
 
 uint64_t page_bytes() {
   long p = ::sysconf(_SC_PAGESIZE);
@@ -130,7 +136,64 @@ std::unique_ptr<Shard> Shard::open(const std::string& dir, uint32_t index,
     *error = "cannot open LMDB environment " + dir + ": " + mdb_strerror(rc);
     return nullptr;
   }
+  auto applied = impl->read_applied_position();
+  if (!applied) {
+    *error = "cannot read the applied log position in " + dir;
+    return nullptr;
+  }
+  int rc = 0;
+  const std::string log_dir = dir + "/log";
+  impl->log = ShardLog::open(log_dir, options, &rc);
+  if (!impl->log) {
+    *error = "cannot open the shard log " + log_dir + ": " + mdb_strerror(rc);
+    return nullptr;
+  }
+  char name[16];
+  std::snprintf(name, sizeof(name), "apply-%u", index);
+  Impl* raw = impl.get();
+  impl->checkpointer = std::make_unique<Checkpointer>(
+      name, [raw](std::span<const LogRecordPtr> recs) { return raw->apply_records(recs); },
+      CheckpointLimits{.interval_ms = options.checkpoint_interval_ms,
+                       .batch_bytes = options.checkpoint_bytes,
+                       .max_queued_bytes = options.max_unapplied_bytes});
+  impl->checkpointer->set_applied_through(*applied);
+  impl->published_through = impl->pruned_through = *applied;
+  impl->committed_through.store(*applied);
+  // Records the tables do not include yet (a crash, or a full map at the last stop): visible
+  // at once through the overlay, applied again in the background (applying is idempotent).
+  bool damaged = false;
+  rc = impl->log->read_after(*applied, [&](uint64_t pos, std::span<const uint8_t> bytes) {
+    if (damaged) return;
+    auto rec = log_record_from(pos, bytes);
+    if (!impl->overlay.publish(rec)) {
+      damaged = true;
+      return;
+    }
+    impl->published_through = pos;
+    impl->committed_through.store(pos);
+    impl->checkpointer->enqueue(std::move(rec));
+  });
+  if (rc || damaged) {
+    *error = "cannot replay the shard log " + log_dir + ": " +
+             (damaged ? std::string("a record is damaged") : std::string(mdb_strerror(rc)));
+    return nullptr;
+  }
   return std::unique_ptr<Shard>(new Shard(index, std::move(impl)));
+}
+
+std::optional<uint64_t> Shard::Impl::read_applied_position() {
+  MDB_txn* txn = nullptr;
+  if (mdb_txn_begin(env, nullptr, MDB_RDONLY, &txn) != 0) return std::nullopt;
+  MDB_val k{kMetaAppliedLog.size(), const_cast<char*>(kMetaAppliedLog.data())};
+  MDB_val v;
+  int rc = mdb_get(txn, dbi(Table::Meta), &k, &v);
+  uint64_t position = 0;
+  if (rc == 0 && v.mv_size == 8) {
+    for (int i = 7; i >= 0; --i) position = (position << 8) | static_cast<uint8_t*>(v.mv_data)[i];
+  }
+  mdb_txn_abort(txn);
+  if (rc != 0 && rc != MDB_NOTFOUND) return std::nullopt;
+  return position;
 }
 
 Shard::Shard(uint32_t index, std::unique_ptr<Impl> impl) : index_(index), impl_(std::move(impl)) {}
@@ -141,45 +204,111 @@ Shard::~Shard() = default;
 CommitStatus Shard::commit(const WriteBatch& batch) {
   if (impl_->writes_stopped.load()) return CommitStatus::IoError;
   if (batch.empty()) return CommitStatus::Ok;
-  for (int grows = 0;; ++grows) {
-    ExpireResume next[kExpireTableCount];
-    std::copy(std::begin(impl_->expire_resume), std::end(impl_->expire_resume), next);
-    int rc = impl_->apply(batch, next);
-    if (rc == 0) {
-      std::copy(std::begin(next), std::end(next), impl_->expire_resume);
-      return CommitStatus::Ok;
-    }
-    const bool resizable = rc == MDB_MAP_FULL || rc == MDB_MAP_RESIZED;
-    if (!resizable || grows == kMaxGrowsPerCommit) return impl_->fail(rc);
-    Impl::Grow g = impl_->grow_map(rc);
-    if (g == Impl::Grow::AtMax) return impl_->fail(rc);
-    if (g == Impl::Grow::Failed) return impl_->fail(impl_->last_error.load());
+  // While the tables cannot take the log's records (full), take no more of them.
+  CommitStatus applying = impl_->checkpointer->status();
+  if (applying != CommitStatus::Ok) return applying;
+  auto rec = make_log_record(batch);
+  uint64_t position = 0;
+  if (int rc = impl_->log->append(rec->bytes, impl_->checkpointer->applied_through(), &position)) {
+    return impl_->fail(rc);
+  }
+  rec->position = position;
+  {
+    std::lock_guard lock(impl_->handoff_mutex);
+    impl_->committed.push_back(rec);
+  }
+  impl_->committed_through.store(position, std::memory_order_release);
+  impl_->checkpointer->enqueue(std::move(rec));
+  return CommitStatus::Ok;
+}
+
+void Shard::publish_committed() {
+  Impl& m = *impl_;
+  const bool fresh = m.committed_through.load(std::memory_order_acquire) > m.published_through;
+  const uint64_t applied = m.checkpointer->applied_through();
+  if (!fresh && applied <= m.pruned_through) return;
+  std::vector<LogRecordPtr> recs;
+  if (fresh) {
+    std::lock_guard lock(m.handoff_mutex);
+    recs.swap(m.committed);
+  }
+  std::unique_lock lock(m.overlay_mutex);
+  for (auto& rec : recs) {
+    m.published_through = rec->position;
+    m.overlay.publish(std::move(rec));  // built by commit(): never damaged
+  }
+  if (applied > m.pruned_through) {
+    m.overlay.prune_through(applied);
+    m.pruned_through = applied;
   }
 }
 
-// One write transaction: every put in order, then the expiry of each dedup table. Returns an
-// LMDB/errno code; on failure nothing of the batch is visible (the transaction is aborted).
-int Shard::Impl::apply(const WriteBatch& batch, ExpireResume* next) {
+CommitStatus Shard::checkpoint() {
+  return impl_->checkpointer->flush();
+}
+
+// The checkpointer's apply: every record in order, then the applied position, in one write
+// transaction; the map grows as a commit's did. On failure nothing of it is in the tables
+// (the records stay queued and in the log).
+CommitStatus Shard::Impl::apply_records(std::span<const LogRecordPtr> records) {
+  if (writes_stopped.load()) return CommitStatus::IoError;
+  for (int grows = 0;; ++grows) {
+    ExpireResume next[kExpireTableCount];
+    std::copy(std::begin(expire_resume), std::end(expire_resume), next);
+    int rc = apply_txn(records, next);
+    if (rc == 0) {
+      std::copy(std::begin(next), std::end(next), expire_resume);
+      return CommitStatus::Ok;
+    }
+    const bool resizable = rc == MDB_MAP_FULL || rc == MDB_MAP_RESIZED;
+    if (!resizable || grows == kMaxGrowsPerCommit) return fail(rc);
+    Grow g = grow_map(rc);
+    if (g == Grow::AtMax) return fail(rc);
+    if (g == Grow::Failed) return fail(last_error.load());
+  }
+}
+
+int Shard::Impl::apply_txn(std::span<const LogRecordPtr> records, ExpireResume* next) {
   MDB_txn* txn = nullptr;
   int rc = mdb_txn_begin(env, nullptr, 0, &txn);
   if (rc) return rc;
-  batch.for_each_put([&](Table table, Bytes key, Bytes value) {
-    MDB_val k = to_val(key);
-    MDB_val v = to_val(value);
-    rc = mdb_put(txn, dbi(table), &k, &v, 0);
-    return rc == 0;
-  });
-  if (rc == 0 && batch.outbox_delete_through() > 0) {
-    rc = delete_outbox_through(txn, batch.outbox_delete_through());
+  for (const auto& rec : records) {
+    auto view = rec->view();
+    rc = view ? apply_view(txn, *view, next) : EINVAL;
+    if (rc) break;
   }
-  for (size_t i = 0; rc == 0 && batch.expire_max_rows() > 0 && i < kExpireTableCount; ++i) {
-    rc = expire(txn, kExpireTables[i], batch.expire_cutoff_ms(), batch.expire_max_rows(), &next[i]);
+  if (rc == 0 && !records.empty()) {
+    uint8_t le[8];
+    uint64_t pos = records.back()->position;
+    for (int i = 0; i < 8; ++i) le[i] = static_cast<uint8_t>(pos >> (8 * i));
+    MDB_val k{kMetaAppliedLog.size(), const_cast<char*>(kMetaAppliedLog.data())};
+    MDB_val v{8, le};
+    rc = mdb_put(txn, dbi(Table::Meta), &k, &v, 0);
   }
   if (rc) {
     mdb_txn_abort(txn);
     return rc;
   }
   return mdb_txn_commit(txn);  // frees txn, also on failure
+}
+
+// One batch's puts in order, then its outbox delete and the expiry of each dedup table.
+int Shard::Impl::apply_view(MDB_txn* txn, const BatchView& batch, ExpireResume* next) {
+  int rc = 0;
+  bool well_formed = batch.for_each_put([&](Table table, Bytes key, Bytes value) {
+    MDB_val k = to_val(key);
+    MDB_val v = to_val(value);
+    rc = mdb_put(txn, dbi(table), &k, &v, 0);
+    return rc == 0;
+  });
+  if (rc == 0 && !well_formed) rc = EINVAL;
+  if (rc == 0 && batch.outbox_delete_through > 0) {
+    rc = delete_outbox_through(txn, batch.outbox_delete_through);
+  }
+  for (size_t i = 0; rc == 0 && batch.expire_max_rows > 0 && i < kExpireTableCount; ++i) {
+    rc = expire(txn, kExpireTables[i], batch.expire_cutoff_ms, batch.expire_max_rows, &next[i]);
+  }
+  return rc;
 }
 
 // Deletes rows with server_time_ms < cutoff_ms, at most max_rows, visiting at most
@@ -267,6 +396,10 @@ uint64_t Shard::used_bytes() {
   MDB_stat stat;
   if (mdb_env_info(impl_->env, &info) != 0 || mdb_env_stat(impl_->env, &stat) != 0) return 0;
   return (uint64_t{info.me_last_pgno} + 1) * stat.ms_psize;
+}
+
+uint64_t Shard::log_used_bytes() {
+  return impl_->log->used_bytes();
 }
 
 uint64_t Shard::map_bytes() {

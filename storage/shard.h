@@ -3,8 +3,12 @@
 // Model: a shard is owned by exactly one worker thread (core decides which). Reads happen
 // on that worker through short read transactions (MDB_NOTLS), and return copies or invoke
 // a callback while the transaction is open. Writes are never done directly: the owner
-// collects a WriteBatch per loop turn and one writer thread calls commit(), which applies
-// every op in one write transaction and (in sync mode) returns only once it is durable.
+// collects a WriteBatch per loop turn and one writer thread calls commit(), which appends the
+// batch as one record to the shard's log (storage/shard_log.h) and (in sync mode) returns
+// only once it is durable. The owner then calls publish_committed(): reads see the batch from
+// then on, through an in-memory overlay (storage/overlay.h), until the checkpointer
+// (storage/checkpointer.h) has applied it to the keyed tables below, in large batches. A
+// restart loads the log records the tables do not cover yet back into the overlay.
 //
 // Tables (named databases, big-endian composite keys so scans come out ordered):
 //   users (uid) users_by_name (username) devices (uid, device_id) inbox (uid, inbox_seq)
@@ -27,6 +31,7 @@
 #include <vector>
 
 #include "storage/group_records.h"
+#include "storage/log_record.h"
 #include "storage/records.h"
 #include "storage/write_batch.h"
 
@@ -41,9 +46,15 @@ enum class CommitStatus : uint8_t {
 const char* commit_status_name(CommitStatus s);
 
 struct ShardOptions {
-  uint64_t map_bytes = 1ull << 30;       // initial LMDB map size
-  uint64_t max_map_bytes = 64ull << 30;  // the map grows up to this on MDB_MAP_FULL
+  uint64_t map_bytes = 1ull << 30;       // initial LMDB map size (tables and log each)
+  uint64_t max_map_bytes = 64ull << 30;  // each map grows up to this on MDB_MAP_FULL
   bool sync = true;                      // false: MDB_NOSYNC (benchmarks only)
+  // Checkpoints (storage/checkpointer.h): apply the log to the tables once its oldest
+  // unapplied record is this old or this many bytes are unapplied; commits wait while
+  // max_unapplied_bytes are unapplied. A restart replays at most that much.
+  uint32_t checkpoint_interval_ms = 100;
+  uint64_t checkpoint_bytes = 4ull << 20;
+  uint64_t max_unapplied_bytes = 16ull << 20;
 };
 
 struct InboxItem {
@@ -73,7 +84,15 @@ class Shard {
   uint32_t index() const { return index_; }
 
   // ---- writes (writer thread only, one at a time) ----
+  // Makes batch durable as one log record: all of it or (on failure) none of it. Refused with
+  // the apply's status while the checkpointer cannot apply (map or disk full).
   CommitStatus commit(const WriteBatch& batch);
+  // Owner thread, each loop turn: makes batches committed since the last call visible to reads
+  // and forgets those the checkpointer has applied. Cheap when there is nothing to do.
+  void publish_committed();
+  // Blocks until every committed batch is applied to the tables (tests, tools); the status of
+  // the apply.
+  CommitStatus checkpoint();
   // True once a commit returned IoError: every later commit returns IoError at once (a failed
   // write or fsync is never retried; reopen the shard after a restart). Any thread.
   bool writes_stopped() const;
@@ -138,6 +157,7 @@ class Shard {
 
   // Bytes used by the map (for metrics) and the map size now.
   uint64_t used_bytes();
+  uint64_t log_used_bytes();  // the log's environment (writer thread or quiet shard)
   uint64_t map_bytes();
 
  private:

@@ -1,11 +1,13 @@
 // shard_impl.h - private to storage/shard*.cc and group_reads.cc: the state behind a Shard (the
-// LMDB env, its table handles, the resize lock) and the read-transaction / cursor / scan helpers
-// those files share.
-// Thread rules are those of shard.h: Impl's writer-only fields are touched by commit() only.
+// tables' LMDB env, its table handles, the resize lock, the log, the overlay and the
+// checkpointer) and the read-transaction / cursor / scan helpers those files share.
+// Thread rules are those of shard.h: the log is written by commit() only, the tables by the
+// checkpointer's apply only, the overlay by the owner under overlay_mutex.
 #pragma once
 
 #include <lmdb.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -16,8 +18,15 @@
 #include <shared_mutex>
 #include <span>
 #include <string>
+#include <vector>
 
+#include "storage/keys.h"
+#include "storage/storage_assert.h"
+
+#include "storage/checkpointer.h"
+#include "storage/overlay.h"
 #include "storage/shard.h"
+#include "storage/shard_log.h"
 
 namespace im::storage {
 namespace detail {
@@ -62,31 +71,8 @@ class Cursor {
   bool ok_ = false;
 };
 
-// Visits rows whose key starts with start[0, prefix_bytes): forward from the first key >= start,
-// or backward from the last key <= start. fn(key, value) returns false to stop.
-template <typename Fn>
-void scan(MDB_txn* txn, MDB_dbi dbi, Bytes start, size_t prefix_bytes, bool backward, Fn&& fn) {
-  Cursor cur(txn, dbi);
-  if (!cur.ok()) return;
-  MDB_val k = to_val(start);
-  MDB_val v;
-  int rc = cur.get(&k, &v, MDB_SET_RANGE);
-  if (backward) {
-    if (rc == MDB_NOTFOUND) {
-      rc = cur.get(&k, &v, MDB_LAST);
-    } else if (rc == 0 && to_bytes(k).size() == start.size() &&
-               std::memcmp(k.mv_data, start.data(), start.size()) == 0) {
-      // exact match: start itself is included
-    } else if (rc == 0) {
-      rc = cur.get(&k, &v, MDB_PREV);
-    }
-  }
-  const MDB_cursor_op step = backward ? MDB_PREV : MDB_NEXT;
-  while (rc == 0 && k.mv_size >= prefix_bytes &&
-         std::memcmp(k.mv_data, start.data(), prefix_bytes) == 0) {
-    if (!fn(to_bytes(k), to_bytes(v))) return;
-    rc = cur.get(&k, &v, step);
-  }
+inline bool has_prefix(Bytes key, Bytes start, size_t prefix_bytes) {
+  return key.size() >= prefix_bytes && std::memcmp(key.data(), start.data(), prefix_bytes) == 0;
 }
 
 }  // namespace detail
@@ -104,11 +90,25 @@ struct Shard::Impl {
   std::atomic<bool> writes_stopped{false};
   std::atomic<bool> env_broken{false};  // a remap failed: the map is gone, reads return nothing
   std::atomic<int> last_error{0};
-  // Per table of detail::kExpireTables, same order (writer thread only).
+  // Per table of detail::kExpireTables, same order (checkpointer thread only).
   detail::ExpireResume expire_resume[detail::kExpireTableCount];
 
+  std::unique_ptr<ShardLog> log;
+  // Reads: shared. publish/prune: exclusive (owner thread).
+  std::shared_mutex overlay_mutex;
+  Overlay overlay;
+  // Records committed by the writer, not yet published by the owner.
+  std::mutex handoff_mutex;
+  std::vector<LogRecordPtr> committed;
+  std::atomic<uint64_t> committed_through{0};
+  uint64_t published_through = 0;  // owner thread
+  uint64_t pruned_through = 0;      // owner thread
+  std::unique_ptr<Checkpointer> checkpointer;
+
   ~Impl() {
+    checkpointer.reset();  // applies what is queued while the env is still open
     if (MDB_txn* t = spare_read_txn.exchange(nullptr)) mdb_txn_abort(t);
+    log.reset();
     if (env) mdb_env_close(env);
   }
 
@@ -132,7 +132,11 @@ struct Shard::Impl {
   int open_env(const std::string& dir, const ShardOptions& options);
   int open_tables();
   int adopt_persisted_map_size();
-  int apply(const WriteBatch& batch, detail::ExpireResume* next);
+  // The checkpointer's apply: records in order, plus the applied position, in one transaction.
+  CommitStatus apply_records(std::span<const LogRecordPtr> records);
+  int apply_txn(std::span<const LogRecordPtr> records, detail::ExpireResume* next);
+  int apply_view(MDB_txn* txn, const BatchView& batch, detail::ExpireResume* next);
+  std::optional<uint64_t> read_applied_position();
   int delete_outbox_through(MDB_txn* txn, uint64_t through);
   int expire(MDB_txn* txn, Table table, int64_t cutoff_ms, uint32_t max_rows,
              detail::ExpireResume* resume);
@@ -147,7 +151,8 @@ struct Shard::Impl {
 // A read transaction for the life of one read call, holding the resize lock shared.
 class Shard::Impl::ReadTxn {
  public:
-  explicit ReadTxn(Shard::Impl& impl) : impl_(impl), lock_(impl.resize_mutex) {
+  explicit ReadTxn(Shard::Impl& impl)
+      : impl_(impl), lock_(impl.resize_mutex), overlay_lock_(impl.overlay_mutex) {
     if (!impl.env_broken.load(std::memory_order_relaxed)) txn_ = impl.begin_read();
   }
   ~ReadTxn() {
@@ -158,18 +163,129 @@ class Shard::Impl::ReadTxn {
   explicit operator bool() const { return txn_ != nullptr; }
   MDB_txn* get() const { return txn_; }
 
-  // The value stored under key, or nullopt.
+  // The value stored under key (the overlay's if it has one), or nullopt.
   std::optional<detail::Bytes> value(Table table, detail::Bytes key) const {
+    if (!txn_) return std::nullopt;
+    if (auto v = impl_.overlay.find(table, key)) return v;
     MDB_val k = detail::to_val(key);
     MDB_val v;
-    if (!txn_ || mdb_get(txn_, impl_.dbi(table), &k, &v) != 0) return std::nullopt;
+    if (mdb_get(txn_, impl_.dbi(table), &k, &v) != 0) return std::nullopt;
     return detail::to_bytes(v);
   }
+
+  // Visits rows whose key starts with start[0, prefix_bytes): forward from the first key >=
+  // start, or backward from the last key <= start, merging the overlay with the table (the
+  // overlay's row wins on equal keys). fn(key, value) returns false to stop.
+  template <typename Fn>
+  void scan(Table table, detail::Bytes start, size_t prefix_bytes, bool backward, Fn&& fn) const;
 
  private:
   Shard::Impl& impl_;
   std::shared_lock<std::shared_mutex> lock_;
+  std::shared_lock<std::shared_mutex> overlay_lock_;
   MDB_txn* txn_ = nullptr;
 };
+
+namespace detail {
+
+// One overlay row group walked in scan order from a start key.
+class RowsWalk {
+ public:
+  RowsWalk() = default;
+  RowsWalk(const Overlay::Rows* rows, Bytes start, bool backward)
+      : rows_(rows), backward_(backward) {
+    BytesLess less;
+    auto lower = [&](const Overlay::Row& r, Bytes k) { return less(r.key, k); };
+    auto upper = [&](Bytes k, const Overlay::Row& r) { return less(k, r.key); };
+    if (backward) {  // the last row <= start
+      i_ = std::upper_bound(rows->begin(), rows->end(), start, upper) - rows->begin() - 1;
+    } else {  // the first row >= start
+      i_ = std::lower_bound(rows->begin(), rows->end(), start, lower) - rows->begin();
+    }
+  }
+  bool valid() const { return rows_ && i_ >= 0 && i_ < ptrdiff_t(rows_->size()); }
+  Bytes key() const { return (*rows_)[i_].key; }
+  Bytes value() const { return (*rows_)[i_].value; }
+  void next() { i_ += backward_ ? -1 : 1; }
+
+ private:
+  const Overlay::Rows* rows_ = nullptr;
+  ptrdiff_t i_ = -1;
+  bool backward_ = false;
+};
+
+}  // namespace detail
+
+template <typename Fn>
+void Shard::Impl::ReadTxn::scan(Table table, detail::Bytes start, size_t prefix_bytes,
+                                bool backward, Fn&& fn) const {
+  using detail::Bytes;
+  if (!txn_) return;
+  detail::Cursor cur(txn_, impl_.dbi(table));
+  if (!cur.ok()) return;
+  MDB_val k = detail::to_val(start);
+  MDB_val v;
+  int rc = cur.get(&k, &v, MDB_SET_RANGE);
+  if (backward) {
+    if (rc == MDB_NOTFOUND) {
+      rc = cur.get(&k, &v, MDB_LAST);
+    } else if (rc == 0 && !(k.mv_size == start.size() &&
+                            std::memcmp(k.mv_data, start.data(), start.size()) == 0)) {
+      rc = cur.get(&k, &v, MDB_PREV);  // an exact match is included, anything greater is not
+    }
+  }
+  const MDB_cursor_op step = backward ? MDB_PREV : MDB_NEXT;
+  // Sources in precedence order: the overlay's generations (newest first), then the table.
+  IM_ASSERT(prefix_bytes >= overlay_prefix_bytes(table) && start.size() >= prefix_bytes);
+  const Overlay::Rows* groups[2];
+  const int n_maps = impl_.overlay.rows(table, start, groups);
+  detail::RowsWalk walks[2];
+  for (int i = 0; i < n_maps; ++i) walks[i] = detail::RowsWalk(groups[i], start, backward);
+  const uint64_t outbox_deleted =
+      table == Table::Outbox ? impl_.overlay.outbox_deleted_through() : 0;
+  BytesLess less;
+  // a comes before b in scan order.
+  auto before = [&](Bytes a, Bytes b) { return backward ? less(b, a) : less(a, b); };
+  for (;;) {
+    // The next key in scan order over every source still inside the prefix.
+    bool have_table = rc == 0 && detail::has_prefix(detail::to_bytes(k), start, prefix_bytes);
+    bool have[2] = {false, false};
+    Bytes next;
+    bool any = false;
+    if (have_table) {
+      next = detail::to_bytes(k);
+      any = true;
+    }
+    for (int i = 0; i < n_maps; ++i) {
+      have[i] = walks[i].valid() && detail::has_prefix(walks[i].key(), start, prefix_bytes);
+      if (have[i] && (!any || before(walks[i].key(), next))) {
+        next = walks[i].key();
+        any = true;
+      }
+    }
+    if (!any) return;
+    // The value of the source with the highest precedence holding that key; every source
+    // holding it moves on.
+    Bytes value;
+    bool found = false;
+    for (int i = 0; i < n_maps; ++i) {
+      if (!have[i] || before(next, walks[i].key())) continue;  // not at this key
+      if (!found) value = walks[i].value();
+      found = true;
+      walks[i].next();
+    }
+    if (have_table && !before(next, detail::to_bytes(k))) {
+      if (!found) value = detail::to_bytes(v);
+      found = true;
+      // Copy the key out of the map before the cursor moves (next may point into it).
+      rc = -1;  // moved below, after fn
+    }
+    bool deleted =
+        outbox_deleted != 0 && next.size() == 8 && keys::get_be64(next.data()) <= outbox_deleted;
+    bool go_on = deleted || fn(next, value);
+    if (rc == -1) rc = cur.get(&k, &v, step);
+    if (!go_on) return;
+  }
+}
 
 }  // namespace im::storage

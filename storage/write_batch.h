@@ -8,32 +8,13 @@
 #include <cstring>
 #include <span>
 #include <string_view>
-#include <type_traits>
 #include <vector>
 
+#include "storage/batch_view.h"
 #include "storage/group_records.h"
 #include "storage/records.h"
 
 namespace im::storage {
-
-enum class Table : uint8_t {
-  Users,
-  UsersByName,
-  Devices,
-  Inbox,
-  Convs,
-  ConvIndex,
-  Dedup,
-  Rdedup,
-  Meta,
-  Groups,
-  Members,
-  UserGroups,
-  GroupLog,
-  GroupDedup,
-  Outbox,
-};
-constexpr int kTableCount = 15;
 
 class WriteBatch {
  public:
@@ -74,48 +55,24 @@ class WriteBatch {
   size_t ops() const { return ops_; }
   size_t bytes() const { return arena_.size(); }
 
-  // Iteration for the committer: fn(Table, key, value) for each put, in order. key and value
-  // are std::span<const uint8_t> into the arena. If fn returns bool, false stops the walk.
-  template <typename Fn>
-  void for_each_put(Fn&& fn) const;
+  // The batch as the committer sees it (valid until the batch changes).
+  BatchView view() const {
+    return {arena_, outbox_delete_through_, expire_cutoff_ms_, expire_max_rows_};
+  }
   int64_t expire_cutoff_ms() const { return expire_cutoff_ms_; }
   uint32_t expire_max_rows() const { return expire_max_rows_; }
 
  private:
-  static constexpr size_t kOpHeaderBytes = 1 + 4 + 4;
   void add(Table table, std::span<const uint8_t> key, std::span<const uint8_t> value);
   // Appends an op header and room for key and value; returns where the key goes (the value
   // follows it). The pointer is valid until the next append.
   uint8_t* append_op(Table table, size_t key_len, size_t val_len);
-  // Arena layout per op: [table u8][key_len u32][val_len u32][key][value] (lengths in host
-  // byte order: the arena never leaves the process).
+  // Arena layout: storage/batch_view.h.
   std::vector<uint8_t> arena_;
   size_t ops_ = 0;
   int64_t expire_cutoff_ms_ = 0;
   uint32_t expire_max_rows_ = 0;
   uint64_t outbox_delete_through_ = 0;
 };
-
-template <typename Fn>
-void WriteBatch::for_each_put(Fn&& fn) const {
-  using Bytes = std::span<const uint8_t>;
-  const uint8_t* p = arena_.data();
-  const uint8_t* end = p + arena_.size();
-  while (p < end) {
-    uint32_t key_len = 0;
-    uint32_t val_len = 0;
-    std::memcpy(&key_len, p + 1, 4);
-    std::memcpy(&val_len, p + 5, 4);
-    auto table = static_cast<Table>(p[0]);
-    Bytes key(p + kOpHeaderBytes, key_len);
-    Bytes value(p + kOpHeaderBytes + key_len, val_len);
-    p += kOpHeaderBytes + key_len + val_len;
-    if constexpr (std::is_same_v<std::invoke_result_t<Fn&, Table, Bytes, Bytes>, bool>) {
-      if (!fn(table, key, value)) return;
-    } else {
-      fn(table, key, value);
-    }
-  }
-}
 
 }  // namespace im::storage

@@ -1,5 +1,7 @@
 // imserver_main.cc - the imserver binary: parse the config, start the server, wait for
 // SIGTERM/SIGINT, stop gracefully (stop accepting, finish in-flight commits, close).
+#include <malloc.h>
+
 #include <csignal>
 #include <cstdio>
 #include <string>
@@ -13,6 +15,12 @@ int main(int argc, char** argv) {
   int exit_code = 0;
   if (!im::core::parse_config(argc, argv, &config, &exit_code)) return exit_code;
   im::core::set_log_level(config.log_level);
+  // Log records (tens of KB each) are allocated per commit and freed a checkpoint later: keep
+  // freed heap memory instead of returning it to the kernel and faulting it back in (measured:
+  // sysmalloc and page faults took ~6% of the server's CPU in chat-1to1).
+  mallopt(M_TRIM_THRESHOLD, 256 << 20);
+  mallopt(M_TOP_PAD, 16 << 20);
+  mallopt(M_MMAP_THRESHOLD, 4 << 20);
 
   // Block the stop signals in every thread; main waits for them with sigwait.
   sigset_t stop_signals;

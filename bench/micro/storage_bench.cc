@@ -79,6 +79,8 @@ void BM_HistoryPage(benchmark::State& state) {
     batch.put_conv_index(kUid, kPeer, seq, seq % 2 == 0);
   }
   t.shard->commit(batch);
+  t.shard->checkpoint();  // pages come from the tables, as they do for older history
+  t.shard->publish_committed();
   std::mt19937_64 rng(42);
   size_t page = size_t(state.range(0));
   std::vector<uint64_t> seqs;

@@ -15,7 +15,9 @@ namespace im::storage {
 namespace {
 
 using testing::bytes_of;
+using testing::commit_visible;
 using testing::open_shard;
+using testing::settle;
 using testing::string_of;
 using testing::TempDir;
 
@@ -34,7 +36,7 @@ class GroupTables : public ::testing::Test {
  protected:
   void SetUp() override { shard_ = open_shard(path()); }
   std::string path() const { return dir_.path() + "/shard-000"; }
-  void commit(const WriteBatch& b) { ASSERT_EQ(shard_->commit(b), CommitStatus::Ok); }
+  void commit(const WriteBatch& b) { ASSERT_EQ(commit_visible(*shard_, b), CommitStatus::Ok); }
   void put_log(uint64_t gid, uint64_t seq) {
     WriteBatch b;
     b.put_group_log(gid, seq, bytes_of(log_value(gid, seq)));
@@ -315,6 +317,7 @@ TEST_F(GroupTables, GroupDedupExpiryDeletesOnlyOldRows) {
   WriteBatch expire;
   expire.expire_dedup(1000, 1000);
   commit(expire);
+  settle(*shard_);
   for (uint64_t i = 0; i < 200; ++i) {
     EXPECT_EQ(shard_->get_group_dedup(i / 20, i / 10, i).has_value(), i % 2 == 1) << i;
     EXPECT_EQ(shard_->get_dedup(i / 10, i).has_value(), i % 2 == 1) << i;
@@ -337,13 +340,20 @@ TEST_F(GroupTables, GroupDedupExpiryIsBoundedPerCommitAndEventuallyReachesEveryR
   WriteBatch expire;
   expire.expire_dedup(1000, 10);  // deletes <= 10 rows, visits <= 40 per commit
   commit(expire);
+  settle(*shard_);
   EXPECT_EQ(count(), 1000);  // the first 40 rows are young
   EXPECT_FALSE(shard_->get_dedup(1, 1));
-  for (int i = 0; i < 30; ++i) commit(expire);
+  for (int i = 0; i < 30; ++i) {
+    commit(expire);
+    settle(*shard_);
+  }
   const int mid = count();
   EXPECT_GE(mid, 1000 - 31 * 10);  // never more than 10 per commit
   EXPECT_LT(mid, 1000);
-  for (int i = 0; i < 100; ++i) commit(expire);
+  for (int i = 0; i < 100; ++i) {
+    commit(expire);
+    settle(*shard_);
+  }
   EXPECT_EQ(count(), 500);
   for (uint64_t i = 0; i < 500; ++i) EXPECT_TRUE(shard_->get_group_dedup(1, 2, i)) << i;
 }
@@ -413,7 +423,7 @@ TEST(GroupTablesUpgrade, DataDirWithoutGroupTablesOpensAndGainsThem) {
   b.put_group_log(1, 1, bytes_of(log_value(1, 1)));
   b.put_group_dedup(1, 3, 5, DedupRecord{.msg_id = 8, .server_time_ms = 1});
   b.put_inbox(3, 2, bytes_of("again"));
-  ASSERT_EQ(shard->commit(b), CommitStatus::Ok);
+  ASSERT_EQ(commit_visible(*shard, b), CommitStatus::Ok);
   shard.reset();
 
   shard = open_shard(path);
@@ -427,7 +437,8 @@ TEST(GroupTablesUpgrade, DataDirWithoutGroupTablesOpensAndGainsThem) {
   WriteBatch expire;  // the expiry sweeps the new table too
 
   expire.expire_dedup(1000, 100);
-  ASSERT_EQ(shard->commit(expire), CommitStatus::Ok);
+  ASSERT_EQ(commit_visible(*shard, expire), CommitStatus::Ok);
+  settle(*shard);
   EXPECT_FALSE(shard->get_group_dedup(1, 3, 5));
   EXPECT_EQ(shard->get_group(1)->name, "first");
 }

@@ -44,6 +44,21 @@ inline std::unique_ptr<Shard> open_shard(const std::string& dir, ShardOptions op
   return shard;
 }
 
+// Commits b the way the server does (writer, then the owner publishes) on one thread.
+inline CommitStatus commit_visible(Shard& shard, const WriteBatch& b) {
+  CommitStatus st = shard.commit(b);
+  shard.publish_committed();
+  return st;
+}
+
+// Waits until the checkpointer has applied everything to the tables and the overlay has let
+// go of it: what a test of the tables themselves (expiry, map growth) needs first.
+inline CommitStatus settle(Shard& shard) {
+  CommitStatus st = shard.checkpoint();
+  shard.publish_committed();
+  return st;
+}
+
 inline std::span<const uint8_t> bytes_of(std::string_view s) {
   return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
 }

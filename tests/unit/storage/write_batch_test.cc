@@ -25,7 +25,7 @@ TEST(WriteBatch, OpsComeBackInOrderWithTablesKeysAndValues) {
   std::vector<Table> tables;
   std::vector<std::string> keys_seen;
   std::vector<std::string> values;
-  b.for_each_put([&](Table t, std::span<const uint8_t> k, std::span<const uint8_t> v) {
+  b.view().for_each_put([&](Table t, std::span<const uint8_t> k, std::span<const uint8_t> v) {
     tables.push_back(t);
     keys_seen.emplace_back(k.begin(), k.end());
     values.emplace_back(v.begin(), v.end());
@@ -48,7 +48,7 @@ TEST(WriteBatch, ForEachPutStopsWhenCallbackReturnsFalse) {
   WriteBatch b;
   for (uint64_t i = 0; i < 10; ++i) b.put_meta_u64("k", i);
   int calls = 0;
-  b.for_each_put(
+  b.view().for_each_put(
       [&](Table, std::span<const uint8_t>, std::span<const uint8_t>) { return ++calls < 3; });
   EXPECT_EQ(calls, 3);
 }
@@ -72,7 +72,7 @@ TEST(WriteBatch, ClearKeepsCapacityAndResetsExpiry) {
   size_t bytes = b.bytes();
   EXPECT_GT(bytes, 100000u);
   const uint8_t* before = nullptr;
-  b.for_each_put([&](Table, std::span<const uint8_t> k, std::span<const uint8_t>) {
+  b.view().for_each_put([&](Table, std::span<const uint8_t> k, std::span<const uint8_t>) {
     if (!before) before = k.data();
   });
   b.clear();
@@ -83,7 +83,7 @@ TEST(WriteBatch, ClearKeepsCapacityAndResetsExpiry) {
   // Refilling to the same size must reuse the same buffer (no reallocation).
   for (int i = 0; i < 100; ++i) b.put_inbox(1, i, entry);
   const uint8_t* after = nullptr;
-  b.for_each_put([&](Table, std::span<const uint8_t> k, std::span<const uint8_t>) {
+  b.view().for_each_put([&](Table, std::span<const uint8_t> k, std::span<const uint8_t>) {
     if (!after) after = k.data();
   });
   EXPECT_EQ(before, after);
