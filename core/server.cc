@@ -12,6 +12,9 @@
 #include <cerrno>
 #include <cstring>
 #include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
 
 #include "core/log.h"
 #include "core/token.h"
@@ -40,10 +43,22 @@ bool Server::open_storage(std::string* error) {
   opts.map_bytes = std::min(cfg.map_bytes, cfg.max_map_bytes);
   opts.max_map_bytes = cfg.max_map_bytes;
   opts.sync = cfg.durability == Durability::Sync;
+  // Shards open in parallel: each open waits on its own fsyncs and reloads its own log.
+  std::vector<std::unique_ptr<storage::Shard>> shards(manifest.shards);
+  std::vector<std::string> errors(manifest.shards);
+  std::vector<std::thread> openers;
   for (uint32_t s = 0; s < manifest.shards; s++) {
-    auto shard = storage::Shard::open(storage::shard_dir(cfg.data_dir, s), s, opts, error);
-    if (!shard) return false;
-    shared_.shards.push_back(std::move(shard));
+    openers.emplace_back([&, s] {
+      shards[s] = storage::Shard::open(storage::shard_dir(cfg.data_dir, s), s, opts, &errors[s]);
+    });
+  }
+  for (auto& t : openers) t.join();
+  for (uint32_t s = 0; s < manifest.shards; s++) {
+    if (!shards[s]) {
+      *error = errors[s];
+      return false;
+    }
+    shared_.shards.push_back(std::move(shards[s]));
   }
   return load_or_create_secret(cfg.data_dir, &shared_.secret, error);
 }

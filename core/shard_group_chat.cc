@@ -62,7 +62,7 @@ void ShardState::on_group_send(EnvelopePtr e) {
   // A resend is answered with the original result before any check: the message was
   // accepted, whatever changed since (muted, removed, dismissed).
   uint64_t cmid = send->client_msg_id();
-  auto pend = pending_gdedup_.find({e->uid, cmid});
+  auto pend = pending_gdedup_.find({g->rec.gid, e->uid, cmid});
   if (pend != pending_gdedup_.end()) {
     Bytes out;
     append_group_send_result(out, e->req_id, pend->second.msg_id, g->rec.gid,
@@ -100,8 +100,8 @@ void ShardState::on_group_send(EnvelopePtr e) {
   }
   storage::DedupRecord rec{msg_id, seq, now};
   building().writes.put_group_dedup(g->rec.gid, e->uid, cmid, rec);
-  pending_gdedup_[{e->uid, cmid}] = rec;
-  building().gdedup_keys.push_back({e->uid, cmid});
+  pending_gdedup_[{g->rec.gid, e->uid, cmid}] = rec;
+  building().gdedup_keys.push_back({g->rec.gid, e->uid, cmid});
   Bytes out;
   append_group_send_result(out, e->req_id, msg_id, g->rec.gid, seq, now, false);
   after_frames(e->conn, e->req_id, std::move(out));

@@ -83,10 +83,23 @@ class ShardState {
     uint64_t uid = 0;
     uint64_t seq = 0;
   };
+  // (gid, sender uid, client_msg_id), like the group_dedup table's key: a sender may reuse a
+  // client_msg_id in another group (uniqueness is only promised per sender and conversation).
+  struct GroupDedupKey {
+    uint64_t gid, uid, cmid;
+    bool operator==(const GroupDedupKey&) const = default;
+  };
+  struct GroupDedupKeyHash {
+    size_t operator()(const GroupDedupKey& k) const {
+      return std::hash<uint64_t>()((k.gid * 0xBF58476D1CE4E5B9ull ^ k.uid) * 0x9E3779B97F4A7C15ull ^
+                                   k.cmid);
+    }
+  };
   struct Batch {
     storage::WriteBatch writes;
     std::vector<AfterCommit> after;
-    std::vector<std::pair<uint64_t, uint64_t>> dedup_keys, rdedup_keys, gdedup_keys;
+    std::vector<std::pair<uint64_t, uint64_t>> dedup_keys, rdedup_keys;
+    std::vector<GroupDedupKey> gdedup_keys;
     std::vector<std::string> usernames;
     uint64_t batch_no = 0;
     uint64_t uid_counter = 0;  // uid/gid counters as of this batch (meta rows written in it)
@@ -99,6 +112,7 @@ class ShardState {
     }
   };
   using PairMap = std::unordered_map<std::pair<uint64_t, uint64_t>, storage::DedupRecord, PairHash>;
+  using GroupDedupMap = std::unordered_map<GroupDedupKey, storage::DedupRecord, GroupDedupKeyHash>;
   using ConvMap = std::unordered_map<std::pair<uint64_t, uint64_t>, ConvMem, PairHash>;
 
   struct GroupMem {
@@ -206,7 +220,8 @@ class ShardState {
 
   std::unordered_map<uint64_t, UserMem> users_;
   ConvMap convs_;
-  PairMap pending_dedup_, pending_rdedup_, pending_gdedup_;
+  PairMap pending_dedup_, pending_rdedup_;
+  GroupDedupMap pending_gdedup_;
   std::unordered_map<uint64_t, GroupMem> groups_;
   uint64_t gid_counter_ = 0;
   uint64_t durable_gid_counter_ = 0;

@@ -36,9 +36,8 @@ CommitStatus Checkpointer::flush() {
   std::unique_lock lock(mu_);
   ++flush_waiters_;
   work_cv_.notify_one();
-  space_cv_.wait(lock, [&] {
-    return (queue_.empty() && !applying_) || status_.load() != CommitStatus::Ok;
-  });
+  space_cv_.wait(
+      lock, [&] { return (queue_.empty() && !applying_) || status_.load() != CommitStatus::Ok; });
   --flush_waiters_;
   return status_.load();
 }

@@ -43,11 +43,12 @@ std::vector<std::pair<uint64_t, MemberRecord>> Shard::list_members(uint64_t gid,
   Impl::ReadTxn txn(*impl_);
   if (!txn) return rows;
   txn.scan(Table::Members, keys::make(gid, after_uid + 1).span(), 8, false,
-       [&](Bytes key, Bytes value) {
-         auto member = decode_member(value);
-         if (key.size() == 16 && member) rows.emplace_back(keys::get_be64(key.data() + 8), *member);
-         return rows.size() < limit;
-       });
+           [&](Bytes key, Bytes value) {
+             auto member = decode_member(value);
+             if (key.size() == 16 && member)
+               rows.emplace_back(keys::get_be64(key.data() + 8), *member);
+             return rows.size() < limit;
+           });
   return rows;
 }
 
@@ -57,12 +58,11 @@ std::vector<std::pair<uint64_t, UserGroupRecord>> Shard::list_user_groups(uint64
   if (limit == 0) return rows;
   Impl::ReadTxn txn(*impl_);
   if (!txn) return rows;
-  txn.scan(Table::UserGroups, keys::make(uid, 0).span(), 8, false,
-       [&](Bytes key, Bytes value) {
-         auto rec = decode_user_group(value);
-         if (key.size() == 16 && rec) rows.emplace_back(keys::get_be64(key.data() + 8), *rec);
-         return rows.size() < limit;
-       });
+  txn.scan(Table::UserGroups, keys::make(uid, 0).span(), 8, false, [&](Bytes key, Bytes value) {
+    auto rec = decode_user_group(value);
+    if (key.size() == 16 && rec) rows.emplace_back(keys::get_be64(key.data() + 8), *rec);
+    return rows.size() < limit;
+  });
   return rows;
 }
 
@@ -80,14 +80,13 @@ size_t Shard::read_group_log(uint64_t gid, uint64_t before_seq, uint64_t after_s
   size_t n = 0;
   // Backward scans include their start key; lo < hi, so lo + 1 cannot overflow.
   auto start = keys::make(gid, backward ? hi : lo + 1);
-  txn.scan(Table::GroupLog, start.span(), 8, backward,
-       [&](Bytes key, Bytes value) {
-         if (key.size() != 16) return true;
-         const uint64_t seq = keys::get_be64(key.data() + 8);
-         if (backward ? seq <= lo : seq > hi) return false;
-         fn(InboxItem{seq, value});
-         return ++n < limit;
-       });
+  txn.scan(Table::GroupLog, start.span(), 8, backward, [&](Bytes key, Bytes value) {
+    if (key.size() != 16) return true;
+    const uint64_t seq = keys::get_be64(key.data() + 8);
+    if (backward ? seq <= lo : seq > hi) return false;
+    fn(InboxItem{seq, value});
+    return ++n < limit;
+  });
   return n;
 }
 
@@ -95,11 +94,10 @@ uint64_t Shard::last_group_seq(uint64_t gid) {
   Impl::ReadTxn txn(*impl_);
   if (!txn) return 0;
   uint64_t seq = 0;
-  txn.scan(Table::GroupLog, keys::make(gid, UINT64_MAX).span(), 8, true,
-       [&](Bytes key, Bytes) {
-         if (key.size() == 16) seq = keys::get_be64(key.data() + 8);
-         return false;
-       });
+  txn.scan(Table::GroupLog, keys::make(gid, UINT64_MAX).span(), 8, true, [&](Bytes key, Bytes) {
+    if (key.size() == 16) seq = keys::get_be64(key.data() + 8);
+    return false;
+  });
   return seq;
 }
 

@@ -23,24 +23,24 @@ struct GroupRecord {
   uint32_t member_count = 0;  // current members
   bool dismissed = false;
   int64_t created_ms = 0;
-  int64_t updated_ms = 0;     // time of the newest log entry
+  int64_t updated_ms = 0;  // time of the newest log entry
 };
 
 enum class GroupRole : uint8_t { Member = 0, Admin = 1, Owner = 2 };
 
 struct MemberRecord {
   GroupRole role = GroupRole::Member;
-  uint64_t join_seq = 0;      // sees entries with group_seq > join_seq
-  uint64_t leave_seq = 0;     // 0 = still a member; else sees entries <= leave_seq
-  uint64_t read_seq = 0;      // read cursor
-  uint64_t mention_seq = 0;   // newest entry that mentioned this member (or all)
-  bool muted = false;         // by an admin: may not send
+  uint64_t join_seq = 0;     // sees entries with group_seq > join_seq
+  uint64_t leave_seq = 0;    // 0 = still a member; else sees entries <= leave_seq
+  uint64_t read_seq = 0;     // read cursor
+  uint64_t mention_seq = 0;  // newest entry that mentioned this member (or all)
+  bool muted = false;        // by an admin: may not send
   bool do_not_disturb = false;
   int64_t joined_ms = 0;
 };
 
 struct UserGroupRecord {
-  bool member = true;         // false once left/removed (history stays readable)
+  bool member = true;  // false once left/removed (history stays readable)
   uint64_t join_seq = 0;
 };
 

@@ -11,7 +11,6 @@
 
 namespace im::storage {
 
-
 namespace {
 // Deletions per commit: the confirmed prefix is at most what was in flight, but a bound
 // keeps one commit's cost fixed; the rest goes with the next commit.
@@ -43,10 +42,10 @@ size_t Shard::read_outbox(size_t limit,
   if (!txn || limit == 0) return 0;
   size_t n = 0;
   txn.scan(Table::Outbox, keys::make(0).span(), 0, false,
-       [&](detail::Bytes key, detail::Bytes value) {
-         if (key.size() == 8) fn(keys::get_be64(key.data()), value);
-         return ++n < limit;
-       });
+           [&](detail::Bytes key, detail::Bytes value) {
+             if (key.size() == 8) fn(keys::get_be64(key.data()), value);
+             return ++n < limit;
+           });
   return n;
 }
 
@@ -55,10 +54,10 @@ uint64_t Shard::last_outbox_position() {
   if (!txn) return 0;
   uint64_t last = 0;
   txn.scan(Table::Outbox, keys::make(UINT64_MAX).span(), 0, true,
-       [&](detail::Bytes key, detail::Bytes) {
-         if (key.size() == 8) last = keys::get_be64(key.data());
-         return false;
-       });
+           [&](detail::Bytes key, detail::Bytes) {
+             if (key.size() == 8) last = keys::get_be64(key.data());
+             return false;
+           });
   return last;
 }
 

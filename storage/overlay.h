@@ -11,10 +11,10 @@
 //
 // Two generations: records are published into the active one; once the checkpointer has
 // applied everything in the sealed one, it is cleared whole (its memory, one pool, is kept for
-// a later generation) and the active one is sealed in its place. A record thus stays one to two checkpoints. Within and
-// across generations the newest put of a key wins. The only deletes a batch carries that reads
-// can tell are outbox rows up to a position; those apply here at once. Expired dedup rows stay
-// visible until applied (callers check the age anyway).
+// a later generation) and the active one is sealed in its place. A record thus stays one to two
+// checkpoints. Within and across generations the newest put of a key wins. The only deletes a batch
+// carries that reads can tell are outbox rows up to a position; those apply here at once. Expired
+// dedup rows stay visible until applied (callers check the age anyway).
 //
 // Threads: not synchronised; Shard guards it with a shared mutex (publish/prune exclusive,
 // reads shared). Its size is bounded by the checkpointer's queue bound (storage/shard.cc).

@@ -33,8 +33,9 @@ using detail::to_val;
 
 // Indexed by Table. A table missing from an older data dir is created on open (open_tables).
 constexpr const char* kTableNames[kTableCount] = {
-    "users",  "users_by_name", "devices", "inbox",   "convs",       "conv_index", "dedup",
-    "rdedup", "meta",          "groups",  "members", "user_groups", "group_log",  "group_dedup", "outbox",
+    "users",      "users_by_name", "devices",   "inbox",       "convs",
+    "conv_index", "dedup",         "rdedup",    "meta",        "groups",
+    "members",    "user_groups",   "group_log", "group_dedup", "outbox",
 };
 constexpr bool every_table_named() {
   for (const char* name : kTableNames) {
@@ -44,7 +45,7 @@ constexpr bool every_table_named() {
 }
 static_assert(every_table_named(), "kTableNames must name every Table");
 constexpr unsigned kMaxReaders = 256;      // reader slots: owner worker + tools, with headroom
-constexpr int kMaxGrowsPerCommit = 48;  // doubling: a bound, not a limit that is ever met
+constexpr int kMaxGrowsPerCommit = 48;     // doubling: a bound, not a limit that is ever met
 constexpr uint64_t kExpireScanFactor = 4;  // expiry visits at most max_rows * 4 rows per table
 // Meta row: the highest log position the tables include (written by every apply).
 constexpr std::string_view kMetaAppliedLog = "log_applied";

@@ -102,7 +102,7 @@ struct Shard::Impl {
   std::vector<LogRecordPtr> committed;
   std::atomic<uint64_t> committed_through{0};
   uint64_t published_through = 0;  // owner thread
-  uint64_t pruned_through = 0;      // owner thread
+  uint64_t pruned_through = 0;     // owner thread
   std::unique_ptr<Checkpointer> checkpointer;
 
   ~Impl() {

@@ -13,7 +13,7 @@ namespace im::storage {
 namespace {
 
 constexpr size_t kMaxTrimPerAppend = 4096;  // records deleted by one append, at most
-constexpr int kMaxGrowsPerAppend = 48;  // doubling: a bound, never met
+constexpr int kMaxGrowsPerAppend = 48;      // doubling: a bound, never met
 
 uint64_t round_to_pages(uint64_t n) {
   long p = ::sysconf(_SC_PAGESIZE);

@@ -40,8 +40,7 @@ class ShardLog {
   int append(std::span<const uint8_t> bytes, uint64_t trim_through, uint64_t* position);
   // fn(position, bytes) for each record with position > after, ascending. Returns an LMDB
   // code (0 when every record was visited).
-  int read_after(uint64_t after,
-                 const std::function<void(uint64_t, std::span<const uint8_t>)>& fn);
+  int read_after(uint64_t after, const std::function<void(uint64_t, std::span<const uint8_t>)>& fn);
   uint64_t used_bytes();
 
  private:

@@ -78,11 +78,10 @@ uint64_t Shard::last_inbox_seq(uint64_t uid) {
   Impl::ReadTxn txn(*impl_);
   if (!txn) return 0;
   uint64_t seq = 0;
-  txn.scan(Table::Inbox, keys::make(uid, UINT64_MAX).span(), 8, true,
-       [&](Bytes key, Bytes) {
-         if (key.size() == 16) seq = keys::get_be64(key.data() + 8);
-         return false;
-       });
+  txn.scan(Table::Inbox, keys::make(uid, UINT64_MAX).span(), 8, true, [&](Bytes key, Bytes) {
+    if (key.size() == 16) seq = keys::get_be64(key.data() + 8);
+    return false;
+  });
   return seq;
 }
 
@@ -93,11 +92,11 @@ size_t Shard::read_inbox(uint64_t uid, uint64_t after_seq, size_t limit,
   if (!txn) return 0;
   size_t n = 0;
   txn.scan(Table::Inbox, keys::make(uid, after_seq + 1).span(), 8, false,
-       [&](Bytes key, Bytes value) {
-         if (key.size() != 16) return true;
-         fn(InboxItem{keys::get_be64(key.data() + 8), value});
-         return ++n < limit;
-       });
+           [&](Bytes key, Bytes value) {
+             if (key.size() != 16) return true;
+             fn(InboxItem{keys::get_be64(key.data() + 8), value});
+             return ++n < limit;
+           });
   return n;
 }
 
@@ -125,12 +124,11 @@ std::vector<ConvIndexItem> Shard::read_conv_index(uint64_t uid, uint64_t peer_ui
   if (!txn) return items;
   // Backward scans include their start key, so start at before_seq - 1.
   auto start = keys::make(uid, peer_uid, backward ? before_seq - 1 : after_seq + 1);
-  txn.scan(Table::ConvIndex, start.span(), 16, backward,
-       [&](Bytes key, Bytes value) {
-         if (key.size() != 24) return true;
-         items.push_back({keys::get_be64(key.data() + 16), !value.empty() && value[0] == 1});
-         return items.size() < limit;
-       });
+  txn.scan(Table::ConvIndex, start.span(), 16, backward, [&](Bytes key, Bytes value) {
+    if (key.size() != 24) return true;
+    items.push_back({keys::get_be64(key.data() + 16), !value.empty() && value[0] == 1});
+    return items.size() < limit;
+  });
   return items;
 }
 
@@ -140,12 +138,12 @@ uint32_t Shard::count_incoming(uint64_t uid, uint64_t peer_uid, uint64_t after_s
   Impl::ReadTxn txn(*impl_);
   if (!txn) return 0;
   uint32_t count = 0;
-  txn.scan(Table::ConvIndex, keys::make(uid, peer_uid, after_seq + 1).span(), 16,
-       false, [&](Bytes key, Bytes value) {
-         if (key.size() != 24 || keys::get_be64(key.data() + 16) > up_to_seq) return false;
-         if (!value.empty() && value[0] == 1) ++count;
-         return true;
-       });
+  txn.scan(Table::ConvIndex, keys::make(uid, peer_uid, after_seq + 1).span(), 16, false,
+           [&](Bytes key, Bytes value) {
+             if (key.size() != 24 || keys::get_be64(key.data() + 16) > up_to_seq) return false;
+             if (!value.empty() && value[0] == 1) ++count;
+             return true;
+           });
   return count;
 }
 
@@ -154,12 +152,11 @@ std::vector<ConvRow> Shard::list_convs(uint64_t uid, size_t limit) {
   if (limit == 0) return rows;
   Impl::ReadTxn txn(*impl_);
   if (!txn) return rows;
-  txn.scan(Table::Convs, keys::make(uid, 0).span(), 8, false,
-       [&](Bytes key, Bytes value) {
-         auto conv = decode_conv(value);
-         if (key.size() == 16 && conv) rows.push_back({keys::get_be64(key.data() + 8), *conv});
-         return rows.size() < limit;
-       });
+  txn.scan(Table::Convs, keys::make(uid, 0).span(), 8, false, [&](Bytes key, Bytes value) {
+    auto conv = decode_conv(value);
+    if (key.size() == 16 && conv) rows.push_back({keys::get_be64(key.data() + 8), *conv});
+    return rows.size() < limit;
+  });
   return rows;
 }
 

@@ -49,9 +49,7 @@ class WriteBatch {
   void expire_dedup(int64_t cutoff_ms, uint32_t max_rows);
 
   void clear();
-  bool empty() const {
-    return ops_ == 0 && expire_max_rows_ == 0 && outbox_delete_through_ == 0;
-  }
+  bool empty() const { return ops_ == 0 && expire_max_rows_ == 0 && outbox_delete_through_ == 0; }
   size_t ops() const { return ops_; }
   size_t bytes() const { return arena_.size(); }
 

@@ -19,8 +19,7 @@ int main(int argc, char** argv) {
   // freed heap memory instead of returning it to the kernel and faulting it back in (measured:
   // sysmalloc and page faults took ~6% of the server's CPU in chat-1to1).
   mallopt(M_TRIM_THRESHOLD, 256 << 20);
-  mallopt(M_TOP_PAD, 16 << 20);
-  mallopt(M_MMAP_THRESHOLD, 4 << 20);
+  mallopt(M_MMAP_THRESHOLD, 1 << 20);  // LMDB's 2 MiB per-env lists stay lazily-zeroed mmaps
 
   // Block the stop signals in every thread; main waits for them with sigwait.
   sigset_t stop_signals;

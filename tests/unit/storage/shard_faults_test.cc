@@ -151,7 +151,8 @@ TEST(ShardFaults, MapGrownByAnotherProcessIsAdoptedByTheNextCommit) {
   int wstatus = 0;
   ASSERT_EQ(waitpid(child, &wstatus, 0), child);
   ASSERT_TRUE(WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0);
-  EXPECT_EQ(commit_visible(*shard, inbox_batch(3000, 1, "after")), CommitStatus::Ok) << shard->last_commit_error();
+  EXPECT_EQ(commit_visible(*shard, inbox_batch(3000, 1, "after")), CommitStatus::Ok)
+      << shard->last_commit_error();
   EXPECT_FALSE(shard->writes_stopped());
   ASSERT_EQ(shard->checkpoint(), CommitStatus::Ok);
   EXPECT_GE(shard->map_bytes(), 8u << 20);
