@@ -67,6 +67,7 @@ if [ "$QUICK" = 1 ]; then
   STORM="--users 5 --duration 2"; HIST="--pairs 3 --messages 300 --duration 2"
   OPEN="--pairs 5 --messages 200 --rate 2000"
   GROUP="--groups 2 --members 20 --messages 50"
+  MIXED="--users 100 --pairs 5 --groups 2 --members 6 --duration 3 --offline-ms 300"
 else
   CHAT="--pairs 100 --messages 2000 --window 16 --payload 100"
   CONNS="--connections 10000 --procs 2 --duration 10 --heartbeat 5"
@@ -77,6 +78,11 @@ else
   # each: every send is delivered to 2,000 connections. Setup registers and logs in 2,000
   # users (one scrypt each, about a minute on 2 cores), outside the measured phase.
   GROUP="--groups 10 --members 2000 --senders 1 --messages 500 --window 16 --threads 2"
+  # A compressed day (the defaults, spelled out): 2,000 users, of which 1,900 idle devices
+  # of 64 accounts; 50 pairs at 2 msgs/s; 10 groups of 20 with 2 senders at 1 msg/s;
+  # 10 reconnects/s, each user away for 1 s.
+  MIXED="--users 2000 --pairs 50 --pair-rate 2 --groups 10 --members 20 --senders 2 \
+    --group-rate 1 --reconnect-rate 10 --offline-ms 1000 --duration 20 --heartbeat 10"
 fi
 
 # shellcheck disable=SC2086
@@ -88,6 +94,7 @@ fi
   run_case login-storm "" login-storm $STORM
   run_case history "--durability nosync" history $HIST
   run_case group-fanout "" group-fanout $GROUP --timeout 600
+  run_case mixed "" mixed $MIXED
 }
 
 # Microbenchmarks.
@@ -143,7 +150,8 @@ fi
 
 CHAT="$CHAT" python3 - "$RESULTS" "$MICRO" "$PROF" "$OUT" "$RUNS" "$WORK/profile-run.txt" <<'PY'
 # Builds docs/performance.md from the raw results: medians per case, the commands, the
-# machine, the microbenchmarks and the profile.
+# machine, the microbenchmarks and the profile. The hand-written "## Workloads" section of
+# the previous file (what each workload does, mixed's flags) is carried over as it is.
 import os, platform, statistics, subprocess, sys, time
 results, micro, prof, out, runs, prof_run = sys.argv[1:7]
 KEYS = {
@@ -163,7 +171,13 @@ KEYS = {
   "login-storm": ["password_logins_per_s", "password_login_p50_us",
                   "server_cpu_ms_per_password_login", "token_logins_per_s",
                   "token_login_p50_us", "token_login_p99_us", "server_cpu_us_per_token_login",
-                  "client_cpu_pct", "errors"],
+                  "client_cpu_us_per_token_login", "client_cpu_pct", "errors"],
+  "mixed": ["chat_msgs_per_s", "chat_send_result_p99_us", "chat_send_deliver_p50_us",
+            "chat_send_deliver_p99_us", "group_deliveries_per_s", "group_send_deliver_p50_us",
+            "group_send_deliver_p99_us", "reconnects_per_s", "reconnect_sync_p50_us",
+            "reconnect_sync_p99_us", "synced", "idle_held", "pongs", "server_cpu_pct",
+            "server_sys_pct_of_cpu", "server_rss_kb", "client_cpu_pct", "lost", "dup",
+            "reordered", "errors"],
   "history": ["pages_per_s", "entries_per_page", "page_p50_us", "page_p99_us", "page_p999_us",
               "server_cpu_us_per_page", "server_cpu_pct", "client_cpu_pct", "fill_msgs_per_s",
               "lost", "dup", "reordered", "errors"],
@@ -176,6 +190,7 @@ TITLES = {
   "login-storm": "login-storm (password logins, then token logins)",
   "history": "history (random pages of 50 from a filled store)",
   "group-fanout": "group-fanout (10 groups x 2,000 online members, durability sync)",
+  "mixed": "mixed (a day in 20 s: idle, 1:1, groups and reconnects at once, durability sync)",
 }
 cases = {}
 for line in open(results):
@@ -188,6 +203,16 @@ for line in open(results):
     pass
   c = cases.setdefault(name, {"cmd": cmd, "server": server_flags, "runs": []})
   c["runs"].append(kv)
+
+def kept_section(path, title):
+  try: text = open(path).read()
+  except OSError: return ""
+  start = text.find("\n%s\n" % title)
+  if start < 0: return ""
+  end = text.find("\n## ", start + 1)
+  return text[start + 1:end if end >= 0 else len(text)].rstrip() + "\n"
+
+workloads = kept_section(out, "## Workloads")
 
 def sh(cmd):
   try: return subprocess.run(cmd, shell=True, capture_output=True, text=True).stdout.strip()
@@ -213,8 +238,13 @@ md.append("Keys: `msgs_per_s` = messages delivered to their receiver per second;
           "`server_sys_pct_of_cpu` = the kernel's share of it. `data_bytes_per_msg` = growth of "
           "the data dir on disk (`du`, allocated blocks) per delivered 1:1 message, both inbox "
           "copies included. group-fanout: a delivery is one GroupPush entry read by one member "
-          "connection; `server_cpu_us_per_delivery` = server CPU / deliveries. "
+          "connection; `server_cpu_us_per_delivery` = server CPU / deliveries. mixed: "
+          "`chat_*` are 1:1 messages, `group_*` group messages (a delivery per member), "
+          "latencies of messages that waited for a reconnecting user are left out of "
+          "`*_send_deliver` and counted in `synced`; `reconnect_sync` = connect -> token "
+          "login -> inbox and every group synced from the user's cursors. "
           "lost/dup/reordered are checked on every run (any non-zero makes imbench exit 1).\n")
+if workloads: md.append(workloads)
 
 def med(values):
   nums = []
@@ -227,7 +257,7 @@ def med(values):
   return fmt(m), ", ".join(fmt(x) for x in nums)
 
 for name in ["chat-sync", "chat-nosync", "chat-open-nosync", "connections", "login-storm", "history",
-             "group-fanout"]:
+             "group-fanout", "mixed"]:
   if name not in cases: continue
   c = cases[name]
   kind = "chat" if name.startswith("chat") else name

@@ -9,6 +9,7 @@
 
 #include <cerrno>
 
+#include "core/assert.h"
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/uring_tags.h"
@@ -29,26 +30,61 @@ Connection* Worker::conn_at(const ConnRef& ref) {
 }
 
 void Worker::on_accept(int res, bool more) {
+  if (!more && (res == -EMFILE || res == -ENFILE || res == -ENOMEM || res == -ENOBUFS)) {
+    // Accepting again at once would fail the same way, in a loop: wait for the tick.
+    LOG_WARN("accept: %s; accepting again in a second", strerror(-res));
+    accept_paused_ = true;
+    return;
+  }
   if (!more && !shutting_down_) arm_accept();
   if (res < 0) {
     if (res != -ECANCELED && res != -EINVAL) LOG_WARN("accept: %s", strerror(-res));
     return;
   }
-  if (shutting_down_ || free_slots_.empty()) {
+  uint32_t slot = shutting_down_ ? UINT32_MAX : take_slot();
+  if (slot == UINT32_MAX) {
     LOG_WARN("connection refused: %s", shutting_down_ ? "shutting down" : "max_connections");
     close(res);
     return;
   }
-  uint32_t slot = free_slots_.back();
-  free_slots_.pop_back();
   Connection& c = conns_[slot];
   c.fd = res;
   c.state = ConnState::Open;
   c.last_rx_ms = mono_ms();
-  int one = 1;
-  setsockopt(res, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  set_nodelay(res);
   open_conns_++;
   arm_recv(slot);
+}
+
+// The listener has TCP_NODELAY set and Linux copies it to accepted sockets: checked once
+// on the first accepted socket, then no syscall per accept (set per socket otherwise).
+void Worker::set_nodelay(int fd) {
+  int one = 1;
+  if (nodelay_inherited_ < 0) {
+    int value = 0;
+    socklen_t len = sizeof(value);
+    bool ok = getsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &value, &len) == 0;
+    nodelay_inherited_ = ok && value != 0 ? 1 : 0;
+  }
+  if (nodelay_inherited_ == 0) setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+}
+
+uint32_t Worker::take_slot() {
+  uint32_t max = shared_->config.max_connections;
+  if (shared_->open_connections.fetch_add(1, std::memory_order_relaxed) >= max) {
+    shared_->open_connections.fetch_sub(1, std::memory_order_relaxed);
+    return UINT32_MAX;
+  }
+  if (free_slots_.empty()) {
+    // This worker's slots never outnumber the process's connections, so the reserved
+    // capacity holds: the vector does not move.
+    IM_ASSERT(conns_.size() < conns_.capacity());
+    conns_.emplace_back(shared_->config.max_frame_bytes);
+    return uint32_t(conns_.size() - 1);
+  }
+  uint32_t slot = free_slots_.back();
+  free_slots_.pop_back();
+  return slot;
 }
 
 void Worker::arm_recv(uint32_t slot) {
@@ -91,6 +127,7 @@ void Worker::on_recv(uint32_t slot, uint32_t gen, const io_uring_cqe* cqe) {
     recycle_buffer(bid);
   }
   if (res == 0 || (res < 0 && res != -ENOBUFS)) {
+    if (!more) c.recv_armed = false;  // ended: close_conn needs no shutdown to end it
     close_conn(slot, res == 0 ? "peer closed" : "receive error");
   }
   if (!more) {
@@ -108,7 +145,8 @@ void Worker::append_out(uint32_t slot, const uint8_t* data, size_t size) {
     close_conn(slot, "outbound backlog over max_outbound_bytes (slow consumer)");
     return;
   }
-  c.out.insert(c.out.end(), data, data + size);
+  if (!c.outbound) c.outbound = std::make_unique<Outbound>();
+  c.outbound->out.insert(c.outbound->out.end(), data, data + size);
   queue_flush(slot);
 }
 
@@ -121,11 +159,15 @@ void Worker::queue_flush(uint32_t slot) {
 
 void Worker::flush(uint32_t slot) {
   Connection& c = conns_[slot];
-  if (c.state != ConnState::Open || c.send_inflight || c.out.empty()) return;
-  std::swap(c.out, c.sending);
-  c.sending_offset = 0;
+  if (c.state != ConnState::Open || c.send_inflight || !c.outbound || c.outbound->out.empty()) {
+    return;
+  }
+  Outbound& o = *c.outbound;
+  std::swap(o.out, o.sending);
+  o.sending_offset = 0;
+  c.sent_since_tick = true;
   io_uring_sqe* sqe = get_sqe();
-  io_uring_prep_send(sqe, c.fd, c.sending.data(), c.sending.size(), MSG_NOSIGNAL);
+  io_uring_prep_send(sqe, c.fd, o.sending.data(), o.sending.size(), MSG_NOSIGNAL);
   io_uring_sqe_set_data64(sqe, make_tag(Tag::Send, slot, c.gen));
   c.send_inflight = true;
 }
@@ -142,23 +184,34 @@ void Worker::on_send(uint32_t slot, uint32_t gen, int res) {
     close_conn(slot, "send error");
     return;
   }
-  c.sending_offset += size_t(res);
-  if (c.sending_offset < c.sending.size()) {
+  IM_ASSERT(c.outbound != nullptr);  // kept while a send is in flight
+  Outbound& o = *c.outbound;
+  o.sending_offset += uint32_t(res);
+  if (o.sending_offset < o.sending.size()) {
     io_uring_sqe* sqe = get_sqe();
-    io_uring_prep_send(sqe, c.fd, c.sending.data() + c.sending_offset,
-                       c.sending.size() - c.sending_offset, MSG_NOSIGNAL);
+    io_uring_prep_send(sqe, c.fd, o.sending.data() + o.sending_offset,
+                       o.sending.size() - o.sending_offset, MSG_NOSIGNAL);
     io_uring_sqe_set_data64(sqe, make_tag(Tag::Send, slot, c.gen));
     c.send_inflight = true;
     return;
   }
-  c.sending.clear();
-  c.sending_offset = 0;
-  if (c.sending.capacity() > kKeepBufferBytes) std::vector<uint8_t>().swap(c.sending);
-  if (!c.out.empty()) {
+  o.sending.clear();
+  o.sending_offset = 0;
+  if (o.sending.capacity() > kKeepBufferBytes) std::vector<uint8_t>().swap(o.sending);
+  if (!o.out.empty()) {
     flush(slot);
   } else if (c.close_after_flush) {
     close_conn(slot, "closed after its last frame");
   }
+}
+
+// Called every tick: a connection that sent nothing for a whole tick gives its (empty)
+// write buffers back to the heap, so an idle connection holds none, while a busy one keeps
+// them and sends without allocating.
+void Worker::release_idle_buffers(Connection& c) {
+  bool idle = !c.sent_since_tick && !c.send_inflight && c.backlog_bytes() == 0;
+  c.sent_since_tick = false;
+  if (idle) c.outbound.reset();
 }
 
 void Worker::close_conn(uint32_t slot, const char* why) {
@@ -178,8 +231,9 @@ void Worker::close_conn(uint32_t slot, const char* why) {
     // device sessions (a push that overflows the backlog), which must not change under it.
     deferred_.push_back(std::move(e));
   }
+  // The shutdown only ends a receive or send in flight; with none, close() is enough.
+  if (!c.recv_armed && !c.send_inflight) return finish_close(slot);
   shutdown(c.fd, SHUT_RDWR);
-  if (!c.recv_armed && !c.send_inflight) finish_close(slot);
 }
 
 void Worker::finish_close(uint32_t slot) {
@@ -194,12 +248,12 @@ void Worker::finish_close(uint32_t slot) {
   c.login_pending = false;
   c.uid = 0;
   std::string().swap(c.device_id);
-  std::vector<uint8_t>().swap(c.out);
-  std::vector<uint8_t>().swap(c.sending);
-  c.sending_offset = 0;
+  c.outbound.reset();
   c.reader = protocol::FrameReader(shared_->config.max_frame_bytes);
+  c.sent_since_tick = false;
   free_slots_.push_back(slot);
   open_conns_--;
+  shared_->open_connections.fetch_sub(1, std::memory_order_relaxed);
 }
 
 }  // namespace im::core

@@ -3,6 +3,7 @@
 // ListGroups) and the merged conversation list (1:1 rows from the user's shard, group rows
 // from wherever each group lives). One GatherPart goes to every shard; the answer is built
 // when the last part arrives. Bounded: at most kMaxShardGathers in flight per worker.
+// A login whose user is known to be in no group skips its gather (index_login_groups).
 #include <algorithm>
 #include <cstring>
 
@@ -15,7 +16,8 @@ namespace im::core {
 
 namespace {
 constexpr size_t kMaxShardGathers = 4096;
-}
+constexpr size_t kMaxGrouplessUids = 1 << 20;  // about 40 MiB per worker when full
+}  // namespace
 
 void Worker::start_gather(GatherKind kind, uint32_t slot, uint64_t req_id, uint32_t limit) {
   if (shard_gathers_.size() >= kMaxShardGathers) {
@@ -29,6 +31,8 @@ void Worker::start_gather(GatherKind kind, uint32_t slot, uint64_t req_id, uint3
   g.req_id = req_id;
   g.limit = limit;
   g.parts_left = shared_->shard_count;
+  g.uid = conns_[slot].uid;
+  g.joins_seen = joins_seen_;
   for (uint32_t s = 0; s < shared_->shard_count; s++) {
     auto e = make_envelope(Op::GatherPart);
     e->shard = s;
@@ -48,9 +52,31 @@ void Worker::on_gather_part(EnvelopePtr e) {
   if (--it->second.parts_left == 0) finish_gather(e->a);
 }
 
+// Why skipping is safe: the connection is in the by-user index before this runs, so every
+// membership broadcast handled from then on indexes it (on_group_membership). A join whose
+// broadcast was handled earlier either erased the user from groupless_uids_ (so the gather
+// runs) or came before the gather that put it there, and then that gather read the
+// committed membership: the group's shard commits before it broadcasts, and a gather part
+// sent after the broadcast was handled here reaches that shard after its commit.
+void Worker::index_login_groups(uint32_t slot) {
+  uint64_t dropped = shared_->broadcasts_dropped.load(std::memory_order_acquire);
+  if (dropped != broadcasts_dropped_seen_) {
+    broadcasts_dropped_seen_ = dropped;
+    groupless_uids_.clear();
+  }
+  if (groupless_uids_.count(conns_[slot].uid)) return;
+  start_gather(GatherKind::UserGroups, slot, 0, 0);
+}
+
 void Worker::finish_gather(uint64_t id) {
   ShardGather g = std::move(shard_gathers_[id]);
   shard_gathers_.erase(id);
+  // No group anywhere, and no join broadcast handled while the parts were collected (that
+  // join might be one the parts did not see yet): remember the user as groupless.
+  if (g.kind == GatherKind::UserGroups && g.data.empty() && g.joins_seen == joins_seen_) {
+    if (groupless_uids_.size() >= kMaxGrouplessUids) groupless_uids_.clear();
+    groupless_uids_.insert(g.uid);
+  }
   if (!conn_at(g.conn)) return;
   uint32_t slot = g.conn.slot;
   if (g.kind == GatherKind::UserGroups) return index_conn_groups(slot, g.data);
@@ -116,6 +142,7 @@ void Worker::on_group_fanout(const Envelope& e) {
 
 void Worker::on_group_membership(const Envelope& e) {
   uint64_t gid = e.a;
+  if (!e.bytes.empty()) joins_seen_++;
   auto each_uid = [](const uint8_t* p, size_t n, auto&& fn) {
     for (size_t i = 0; i + 8 <= n; i += 8) {
       uint64_t uid;
@@ -124,6 +151,7 @@ void Worker::on_group_membership(const Envelope& e) {
     }
   };
   each_uid(e.bytes.data(), e.bytes.size(), [&](uint64_t uid) {
+    groupless_uids_.erase(uid);
     const auto* slots = group_index_.conns_of_user(uid);
     if (!slots) return;
     for (uint32_t slot : *slots) {
@@ -152,6 +180,7 @@ void Worker::broadcast(EnvelopePtr e) {
       // Never drop a membership change or a fan-out: retry it on the next turns, in order.
       if (broadcast_retry_.size() >= kMaxBroadcastRetries) {
         LOG_WARN("broadcast retry list full: a group update to worker %u was dropped", w);
+        shared_->broadcasts_dropped.fetch_add(1, std::memory_order_release);
         continue;
       }
       broadcast_retry_.emplace_back(w, std::make_unique<Envelope>(*e));

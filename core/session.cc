@@ -373,7 +373,7 @@ void Worker::on_conn_envelope(EnvelopePtr e) {
       c->uid = e->uid;
       c->device_id = std::move(e->device);
       group_index_.add_user_conn(c->uid, e->conn.slot);
-      start_gather(GatherKind::UserGroups, e->conn.slot, 0, 0);
+      index_login_groups(e->conn.slot);
     }
     return;
   }

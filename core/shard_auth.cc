@@ -1,7 +1,10 @@
 // shard_auth.cc - registration, login and device sessions of the users on one shard.
 // Passwords are hashed and checked on the worker's KDF thread; the request resumes here
 // when the result comes back (on_kdf_done). A device id that logs in again kicks its
-// older connection; each connection's delivery cursor lives in its DeviceSession.
+// older connection; each connection's delivery cursor lives in its DeviceSession. A login
+// or logout writes the device row only when the row would change (a new cursor or
+// platform, or a last_seen_ms older than kLastSeenPrecisionMs), so a reconnect commits
+// nothing.
 #include <algorithm>
 #include <cstring>
 
@@ -16,7 +19,19 @@ namespace im::core {
 
 namespace {
 constexpr size_t kMaxDevicesOnline = 32;
+// How stale the devices table's last_seen_ms may be against a login or a logout of that
+// device (nothing reads it yet; rewriting it on every reconnect cost a commit each).
+constexpr int64_t kLastSeenPrecisionMs = 60000;
+
+// last_seen_ms as DeviceSession keeps it: whole seconds (fits its padding until 2106).
+uint32_t seen_s(int64_t ms) {
+  return ms <= 0 ? 0 : uint32_t(std::min<int64_t>(ms / 1000, UINT32_MAX));
 }
+
+bool seen_stale(uint32_t written_s, int64_t now_ms) {
+  return now_ms - int64_t(written_s) * 1000 >= kLastSeenPrecisionMs;
+}
+}  // namespace
 
 void ShardState::on_register(EnvelopePtr e) {
   if (refuse_writes(*e)) return;
@@ -108,9 +123,12 @@ void ShardState::login_failed(const Envelope& e, Code code, std::string_view rea
 }
 
 void ShardState::login_device(EnvelopePtr e, UserMem& u) {
-  // The same device id again: the newer connection wins, the older one is kicked.
+  // The same device id again: the newer connection wins, the older one is kicked. Its
+  // cursor carries over: it may hold acks that were not written yet.
+  uint64_t acked = e->a;
   for (auto it = u.devices.begin(); it != u.devices.end();) {
     if (it->device_id == e->device) {
+      acked = std::max(acked, it->acked);
       worker_->kick(it->conn, Code::Kicked, "this device logged in again elsewhere");
       it = u.devices.erase(it);
     } else {
@@ -120,9 +138,10 @@ void ShardState::login_device(EnvelopePtr e, UserMem& u) {
   if (u.devices.size() >= kMaxDevicesOnline) {
     return login_failed(*e, Code::Forbidden, "too many devices online for this user");
   }
-  uint64_t acked = 0;
-  if (auto rec = shard_->get_device(u.uid, e->device)) acked = rec->acked_inbox_seq;
-  acked = std::min(std::max(acked, e->a), u.durable_seq);
+  int64_t now = wall_ms();
+  auto rec = shard_->get_device(u.uid, e->device);
+  if (rec) acked = std::max(acked, rec->acked_inbox_seq);
+  acked = std::min(acked, u.durable_seq);
 
   DeviceSession d;
   d.device_id = e->device;
@@ -130,11 +149,12 @@ void ShardState::login_device(EnvelopePtr e, UserMem& u) {
   d.acked = acked;
   d.sent_up_to = acked;
   d.platform = e->platform;
-  d.ack_dirty = true;  // records last_seen and the platform
+  d.seen_written_s = rec ? seen_s(rec->last_seen_ms) : 0;
+  d.ack_dirty = !rec || rec->acked_inbox_seq != acked || rec->platform != d.platform ||
+                seen_stale(d.seen_written_s, now);
+  if (d.ack_dirty) ack_dirty_uids_.push_back(u.uid);
   u.devices.push_back(std::move(d));
-  ack_dirty_uids_.push_back(u.uid);
 
-  int64_t now = wall_ms();
   TokenClaims claims{u.uid, now, now + int64_t(worker_->config().token_ttl_ms)};
   std::string token = sign_token(worker_->shared().secret, claims);
   auto done = make_envelope(Op::ConnLoginDone);
@@ -154,8 +174,10 @@ void ShardState::on_device_offline(EnvelopePtr e) {
   auto& devices = it->second.devices;
   for (auto d = devices.begin(); d != devices.end(); ++d) {
     if (d->conn == e->conn) {
-      storage::DeviceRecord rec{d->acked, wall_ms(), d->platform};
-      if (!failed_) building().writes.put_device(e->uid, d->device_id, rec);
+      int64_t now = wall_ms();
+      bool changed = d->ack_dirty || seen_stale(d->seen_written_s, now);
+      storage::DeviceRecord rec{d->acked, now, d->platform};
+      if (changed && !failed_) building().writes.put_device(e->uid, d->device_id, rec);
       devices.erase(d);
       return;
     }

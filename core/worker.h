@@ -13,6 +13,7 @@
 #include <memory>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "core/config.h"
@@ -45,6 +46,12 @@ struct WorkerShared {
   // Written by the shard's owner after each commit, read by every session to know, without
   // a hop, that a uid exists. A miss is not proof of absence: the user's shard decides.
   std::unique_ptr<std::atomic<uint64_t>[]> uid_counters;
+  // Broadcasts dropped because a retry list was full (gather.cc). Each worker forgets its
+  // groupless users when this moves: one of them may have missed a join.
+  std::atomic<uint64_t> broadcasts_dropped{0};
+  // Client connections of the whole process (open or closing), bounded by max_connections
+  // whichever worker the kernel's SO_REUSEPORT hash hands them to.
+  std::atomic<uint32_t> open_connections{0};
 
   SpscQueue<EnvelopePtr>& queue(uint32_t src, uint32_t dst) {
     return *queues[src * worker_count + dst];
@@ -100,6 +107,8 @@ class Worker {
 
   // connections (conn_io.cc)
   void on_accept(int res, bool more);
+  void set_nodelay(int fd);
+  uint32_t take_slot();  // a free slot, or a new one (UINT32_MAX at max_connections)
   void arm_recv(uint32_t slot);
   void on_recv(uint32_t slot, uint32_t gen, const io_uring_cqe* cqe);
   void on_send(uint32_t slot, uint32_t gen, int res);
@@ -109,6 +118,7 @@ class Worker {
   void close_conn(uint32_t slot, const char* why);
   void finish_close(uint32_t slot);
   void recycle_buffer(uint16_t bid);
+  void release_idle_buffers(Connection& c);
   Connection* conn_at(const ConnRef& ref);
   ConnRef ref_of(uint32_t slot) const { return {id_, slot, conns_[slot].gen}; }
 
@@ -128,6 +138,9 @@ class Worker {
 
   // gathers across every shard (gather.cc)
   void start_gather(GatherKind kind, uint32_t slot, uint64_t req_id, uint32_t limit);
+  // At login: index the connection under the user's groups (a gather, unless the user is
+  // known to be in none).
+  void index_login_groups(uint32_t slot);
   void on_gather_part(EnvelopePtr e);
   void finish_gather(uint64_t id);
   // Validates that every uid exists (a GetUsers gather), then routes `then`.
@@ -154,9 +167,14 @@ class Worker {
   uint64_t wake_value_ = 0;
   __kernel_timespec tick_ts_{};
 
+  // Slots are created when no free one is left and reused newest-first; the capacity is
+  // reserved for max_connections at init, so conns_ never reallocates (a Connection never
+  // moves) and an unused slot costs address space only.
   std::vector<Connection> conns_;
   std::vector<uint32_t> free_slots_;
   uint32_t open_conns_ = 0;
+  bool accept_paused_ = false;     // out of file descriptors: the tick arms the accept again
+  int8_t nodelay_inherited_ = -1;  // accepted sockets get the listener's TCP_NODELAY (-1: unknown)
   std::vector<uint32_t> flush_list_;
   std::vector<EnvelopePtr> deferred_;  // shard requests raised by connection closes
 
@@ -181,6 +199,8 @@ class Worker {
     uint32_t limit;
     uint32_t parts_left;
     Bytes data;
+    uint64_t uid = 0;
+    uint64_t joins_seen = 0;  // joins_seen_ when the gather started
   };
   std::unordered_map<uint64_t, ShardGather> shard_gathers_;
   static constexpr size_t kMaxBroadcastRetries = 65536;
@@ -188,6 +208,12 @@ class Worker {
   std::vector<uint32_t> retry_pending_;  // per destination worker: entries waiting above
   void retry_broadcasts();
   GroupIndex group_index_;
+  // Users whose UserGroups gather came back empty with no membership broadcast naming a
+  // joined user processed meanwhile, and none naming them since: their logins skip the
+  // gather. At most kMaxGrouplessUids (gather.cc), then cleared.
+  std::unordered_set<uint64_t> groupless_uids_;
+  uint64_t joins_seen_ = 0;  // GroupMembership broadcasts with joined users handled here
+  uint64_t broadcasts_dropped_seen_ = 0;
 
   bool shutting_down_ = false;
   int64_t shutdown_started_ms_ = 0;

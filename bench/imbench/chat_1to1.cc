@@ -82,8 +82,8 @@ class ChatThread final : public ConnHandler {
   void run();
 
   Histogram result_hist, deliver_hist;
-  std::atomic<uint64_t> aborted_sends{0};    // never sent/answered: the sender's link died
-  std::atomic<int64_t> last_activity_ns{0};  // last result or delivery
+  std::atomic<uint64_t> aborted_sends{0};  // never sent/answered: the sender's link died
+  RunActivity activity;
   uint64_t kicks = 0;
 
   void on_connected(Conn& conn) override;
@@ -98,7 +98,6 @@ class ChatThread final : public ConnHandler {
   void on_result(User& u, const proto::Frame& frame, int64_t now);
   void on_push(User& u, const proto::Push& push, int64_t now);
   void flush_acks();
-  void tick(int64_t now);
 
   Shared& s_;
   ThreadCounters& c_;
@@ -107,10 +106,7 @@ class ChatThread final : public ConnHandler {
   std::vector<User*> ack_list_;
   flatbuffers::FlatBufferBuilder fbb_{1024};
   std::string payload_;
-  Histogram interval_hist_;
   bool running_ = false;
-  bool progressed_ = false;
-  int64_t next_tick_ns_ = 0;
   // open loop schedule: event k is due at start + k * interval, sent by users_[k % n]
   uint64_t sched_k_ = 0;
   uint64_t sched_total_ = 0;
@@ -127,7 +123,6 @@ void ChatThread::run() {
       c_.failed.fetch_add(1, std::memory_order_release);
     }
   }
-  next_tick_ns_ = now_ns() + kTickNs;
   while (s_.phase.load(std::memory_order_acquire) != int(Phase::Stop)) {
     int64_t timeout = kMaxPollNs;
     if (running_ && sched_k_ < sched_total_) {
@@ -141,11 +136,7 @@ void ChatThread::run() {
     if (running_ && sched_total_ != 0) issue_due(now);
     flush_acks();
     loop_.flush();
-    if (progressed_) {
-      last_activity_ns.store(now, std::memory_order_relaxed);
-      progressed_ = false;
-    }
-    if (now >= next_tick_ns_) tick(now);
+    activity.end_turn(now, c_);
   }
   for (auto& u : users_) u->conn.close();
 }
@@ -252,10 +243,10 @@ void ChatThread::on_result(User& u, const proto::Frame& frame, int64_t now) {
   }
   uint64_t latency_us = uint64_t(now - u.send_ns[seq % u.send_ns.size()]) / 1000;
   result_hist.record(latency_us);
-  interval_hist_.record(latency_us);
+  activity.record(latency_us);
   --u.inflight;
   ++u.results;
-  progressed_ = true;
+  activity.progressed();
   const proto::Result* result = frame.body_as_Result();
   if (result->code() == proto::Code::Ok && result->data_as_SendResult() != nullptr) {
     ++u.results_ok;
@@ -291,7 +282,7 @@ void ChatThread::on_push(User& u, const proto::Push& push, int64_t now) {
     }
     if (u.check.deliver(uint32_t(m->client_msg_id())) != DeliveryCheck::Outcome::New) continue;
     c_.delivered.fetch_add(1, std::memory_order_relaxed);
-    progressed_ = true;
+    activity.progressed();
     const proto::TextContent* text = m->content_as_TextContent();
     if (text != nullptr && text->text() != nullptr && text->text()->size() >= kTimeHexChars) {
       int64_t sent = read_send_time(text->text()->data());
@@ -322,32 +313,6 @@ void ChatThread::on_closed(Conn& conn, const char* why) {
   c_.closed.fetch_add(1, std::memory_order_relaxed);
   c_.errors.fetch_add(1, std::memory_order_relaxed);
   aborted_sends.fetch_add(s_.o.messages - u.results, std::memory_order_relaxed);
-}
-
-void ChatThread::tick(int64_t now) {
-  c_.p99_us.store(interval_hist_.percentile(0.99), std::memory_order_relaxed);
-  interval_hist_.reset();
-  next_tick_ns_ = now + kTickNs;
-}
-
-// The login phase: every connection logged in or failed, bounded by timeout_s.
-bool wait_logged_in(Shared& s, std::vector<ThreadCounters>& counters, double* seconds) {
-  int64_t start = now_ns();
-  int64_t next_print = start + kTickNs;
-  for (;;) {
-    CounterTotals t = sum_counters(counters);
-    if (t.ready + t.failed >= s.users) {
-      *seconds = seconds_between(start, now_ns());
-      return t.failed == 0;
-    }
-    int64_t now = now_ns();
-    if (now - start > int64_t(s.o.timeout_s * 1e9)) return false;
-    if (s.o.progress && now >= next_print) {
-      print_progress("login", seconds_between(start, now), t);
-      next_print += kTickNs;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
 }
 
 struct RunWindow {
@@ -390,8 +355,7 @@ RunWindow wait_run_done(Shared& s, std::vector<ThreadCounters>& counters,
     }
   }
   w.end_ns = 0;
-  for (auto& th : threads)
-    w.end_ns = std::max(w.end_ns, th->last_activity_ns.load(std::memory_order_relaxed));
+  for (auto& th : threads) w.end_ns = std::max(w.end_ns, th->activity.last_ns());
   if (w.end_ns <= w.start_ns) w.end_ns = now_ns();
   return w;
 }
@@ -417,12 +381,6 @@ Correctness check_deliveries(const std::vector<User*>& all) {
   return c;
 }
 
-uint64_t make_nonce() {
-  uint64_t n = uint64_t(now_ns() / 1000) ^ (uint64_t(getpid()) << 20);
-  n &= 0xffffffffu;
-  return n == 0 ? 1 : n;
-}
-
 }  // namespace
 
 int run_chat_1to1(const Options& o, Report* report) {
@@ -435,7 +393,7 @@ int run_chat_1to1(const Options& o, Report* report) {
   s.users = 2 * o.pairs;
   s.names = bench_usernames(o.user_prefix + "c", 0, s.users);
   s.uids.assign(s.users, 0);
-  s.nonce = make_nonce();
+  s.nonce = make_run_nonce();
   bool had_tokens = !o.token_file.empty() && load_tokens(o.token_file, s.names, &s.tokens);
   if (!had_tokens) s.tokens.assign(s.users, "");
   double setup_s = 0;
@@ -459,7 +417,7 @@ int run_chat_1to1(const Options& o, Report* report) {
   for (auto& t : threads) running.emplace_back([&t] { t->run(); });
 
   double login_s = 0;
-  bool logged_in = wait_logged_in(s, counters, &login_s);
+  bool logged_in = wait_logged_in(o, counters, s.users, &login_s);
   if (logged_in && !had_tokens && !o.token_file.empty() &&
       !save_tokens(o.token_file, s.names, s.tokens))
     std::fprintf(stderr, "imbench: cannot write %s\n", o.token_file.c_str());
@@ -518,19 +476,7 @@ int run_chat_1to1(const Options& o, Report* report) {
   r.add("msgs_per_s", secs > 0 ? double(c.delivered) / secs : 0.0);
   r.add_latency("send_result", result_hist);
   r.add_latency("send_deliver", deliver_hist);
-  r.add("client_cpu_pct", wall_us > 0 ? 100.0 * client_cpu_us / wall_us : 0.0);
-  r.add("client_cpu_us_per_msg", c.delivered ? client_cpu_us / double(c.delivered) : 0.0);
-  if (server0.ok && server1.ok) {
-    double server_cpu_us = double(server1.cpu_us - server0.cpu_us);
-    r.add("server_cpu_pct", wall_us > 0 ? 100.0 * server_cpu_us / wall_us : 0.0);
-    r.add("server_cpu_us_per_msg", c.delivered ? server_cpu_us / double(c.delivered) : 0.0);
-    double server_sys_us = double(server1.sys_us - server0.sys_us);
-    r.add("server_sys_pct_of_cpu", server_cpu_us > 0 ? 100.0 * server_sys_us / server_cpu_us : 0.0);
-    r.add("server_rss_kb", server1.rss_kb);
-  } else {
-    r.add("server_cpu_us_per_msg", std::string("unknown"));
-    r.add("server_rss_kb", std::string("unknown"));
-  }
+  add_cpu_usage(r, server0, server1, client_cpu_us, wall_us, c.delivered, "msg");
   r.add("kicks", kicks);
   r.add("setup_s", setup_s);
   r.add("login_s", login_s);

@@ -7,8 +7,6 @@
 // Threads: connections are spread round-robin over --threads loop threads
 // (group_fanout_thread.h); the main thread sequences the phases (register, login, create
 // the groups, arm the checks, run) and builds the report.
-#include <unistd.h>
-
 #include <algorithm>
 #include <cstdio>
 #include <memory>
@@ -28,25 +26,6 @@ namespace {
 constexpr uint32_t kOpenLoopMaxInflight = 4096;  // per sender; the schedule stalls beyond
 constexpr int64_t kTickNs = 1'000'000'000;
 constexpr uint32_t kFdReserve = 64;  // files besides the connections (setup, epoll, logs)
-
-// Waits until every connection logged in or failed, bounded by timeout_s.
-bool wait_logged_in(FanoutShared& s, std::vector<ThreadCounters>& counters, double* seconds) {
-  int64_t start = now_ns(), next_print = start + kTickNs;
-  for (;;) {
-    CounterTotals t = sum_counters(counters);
-    if (t.ready + t.failed >= s.conns) {
-      *seconds = seconds_between(start, now_ns());
-      return t.failed == 0;
-    }
-    int64_t now = now_ns();
-    if (now - start > int64_t(s.o.timeout_s * 1e9)) return false;
-    if (s.o.progress && now >= next_print) {
-      print_progress("login", seconds_between(start, now), t);
-      next_print += kTickNs;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-}
 
 struct RunWindow {
   int64_t start_ns = 0, end_ns = 0;
@@ -86,8 +65,7 @@ RunWindow wait_run_done(FanoutShared& s, std::vector<ThreadCounters>& counters,
       next_print += kTickNs;
     }
   }
-  for (auto& th : threads)
-    w.end_ns = std::max(w.end_ns, th->last_activity_ns.load(std::memory_order_relaxed));
+  for (auto& th : threads) w.end_ns = std::max(w.end_ns, th->activity.last_ns());
   if (w.end_ns <= w.start_ns) w.end_ns = now_ns();
   return w;
 }
@@ -117,12 +95,6 @@ Correctness check_deliveries(const FanoutShared& s,
     }
   }
   return c;
-}
-
-uint64_t make_nonce() {
-  uint64_t n = uint64_t(now_ns() / 1000) ^ (uint64_t(getpid()) << 20);
-  n &= 0xffffffffu;
-  return n == 0 ? 1 : n;
 }
 
 // Connection i is device i / users of user i % users, on thread i % threads. GroupSender j of
@@ -174,23 +146,6 @@ void add_results(Report& r, const Options& o, const FanoutShared& s, const Count
   r.add("duration_s", secs);
   r.add("sends_per_s", secs > 0 ? double(totals.acked_ok) / secs : 0.0);
   r.add("deliveries_per_s", secs > 0 ? double(c.deliveries) / secs : 0.0);
-}
-
-void add_cpu(Report& r, const ProcSample& s0, const ProcSample& s1, double client_cpu_us,
-             double wall_us, uint64_t deliveries) {
-  r.add("client_cpu_pct", wall_us > 0 ? 100.0 * client_cpu_us / wall_us : 0.0);
-  r.add("client_cpu_us_per_delivery", deliveries ? client_cpu_us / double(deliveries) : 0.0);
-  if (!s0.ok || !s1.ok) {
-    r.add("server_cpu_us_per_delivery", std::string("unknown"));
-    r.add("server_rss_kb", std::string("unknown"));
-    return;
-  }
-  double server_cpu_us = double(s1.cpu_us - s0.cpu_us);
-  r.add("server_cpu_pct", wall_us > 0 ? 100.0 * server_cpu_us / wall_us : 0.0);
-  r.add("server_cpu_us_per_delivery", deliveries ? server_cpu_us / double(deliveries) : 0.0);
-  double sys_us = double(s1.sys_us - s0.sys_us);
-  r.add("server_sys_pct_of_cpu", server_cpu_us > 0 ? 100.0 * sys_us / server_cpu_us : 0.0);
-  r.add("server_rss_kb", s1.rss_kb);
 }
 
 // Registers the users, checks the fd budget and starts the loop threads' logins.
@@ -253,7 +208,7 @@ int run_group_fanout(const Options& o, Report* report) {
   s.uids.assign(s.users, 0);
   bool had_tokens = !o.token_file.empty() && load_tokens(o.token_file, s.names, &s.tokens);
   if (!had_tokens) s.tokens.assign(s.users, "");
-  s.nonce = make_nonce();
+  s.nonce = make_run_nonce();
   double setup_s = 0, login_s = 0, groups_s = 0;
   if (!prepare(s, &setup_s)) return 2;
   std::vector<ThreadCounters> counters(o.threads);
@@ -264,7 +219,7 @@ int run_group_fanout(const Options& o, Report* report) {
   std::vector<std::thread> running;
   for (auto& t : threads) running.emplace_back([&t] { t->run(); });
 
-  bool ready = wait_logged_in(s, counters, &login_s) &&
+  bool ready = wait_logged_in(o, counters, s.conns, &login_s) &&
                save_tokens_once(o, had_tokens, s.names, s.tokens) && setup_groups(s, &groups_s) &&
                wait_armed(s, o.threads);
   RunWindow w;
@@ -300,8 +255,8 @@ int run_group_fanout(const Options& o, Report* report) {
   r.add("timed_out", uint64_t(w.timed_out));
   r.add_latency("send_result", result_hist);
   r.add_latency("send_deliver", deliver_hist);
-  add_cpu(r, server0, server1, double(cpu1 - cpu0), double(now_ns() - w.start_ns) / 1000.0,
-          c.deliveries);
+  add_cpu_usage(r, server0, server1, double(cpu1 - cpu0), double(now_ns() - w.start_ns) / 1000.0,
+                c.deliveries, "delivery");
   r.add("kicks", kicks);
   r.add("setup_s", setup_s);
   r.add("login_s", login_s);

@@ -18,7 +18,6 @@ constexpr uint64_t kLoginReqId = uint64_t(1) << 62;
 constexpr uint64_t kPingReqId = uint64_t(1) << 61;
 constexpr uint32_t kMaxPendingLogins = 64;  // per thread: password logins (scrypt) in flight
 constexpr int64_t kMaxPollNs = 2'000'000;
-constexpr int64_t kTickNs = 1'000'000'000;
 }  // namespace
 
 void FanoutThread::run() {
@@ -26,7 +25,6 @@ void FanoutThread::run() {
   int64_t now = now_ns();
   ping_start_ns_ = now;
   ping_interval_ns_ = s_.o.heartbeat_s * 1e9 / double(std::max<size_t>(1, devices.size()));
-  next_tick_ns_ = now + kTickNs;
   launch_logins();
   while (s_.phase.load(std::memory_order_acquire) != int(FanoutPhase::Stop)) {
     int64_t timeout = kMaxPollNs;
@@ -43,15 +41,7 @@ void FanoutThread::run() {
     ping_due(now);
     flush_acks();
     loop_.flush();
-    if (progressed_) {
-      last_activity_ns.store(now, std::memory_order_relaxed);
-      progressed_ = false;
-    }
-    if (now >= next_tick_ns_) {
-      c_.p99_us.store(interval_hist_.percentile(0.99), std::memory_order_relaxed);
-      interval_hist_.reset();
-      next_tick_ns_ = now + kTickNs;
-    }
+    activity.end_turn(now, c_);
   }
   for (auto& d : devices) d->conn.close();
 }
@@ -197,10 +187,10 @@ void FanoutThread::on_result(MemberConn& d, const proto::Frame& frame, int64_t n
   GroupSender& sender = **it;
   uint64_t latency_us = uint64_t(now - sender.send_ns[seq % sender.send_ns.size()]) / 1000;
   result_hist.record(latency_us);
-  interval_hist_.record(latency_us);
+  activity.record(latency_us);
   --sender.inflight;
   ++sender.results;
-  progressed_ = true;
+  activity.progressed();
   const proto::Result* result = frame.body_as_Result();
   if (result->code() == proto::Code::Ok && result->data_as_SendResult() != nullptr) {
     ++sender.results_ok;
@@ -231,7 +221,7 @@ void FanoutThread::on_group_push(MemberConn& d, const proto::GroupPush& push, in
     if (outcome == DeliveryCheck::Outcome::OutOfRange) ++d.stray;
     if (outcome != DeliveryCheck::Outcome::New) continue;  // duplicates: counted by the check
     c_.delivered.fetch_add(1, std::memory_order_relaxed);
-    progressed_ = true;
+    activity.progressed();
     const proto::Message* m = entry->body_as_Message();
     if (m == nullptr || m->client_msg_id() >> 32 != s_.nonce) continue;
     const proto::TextContent* text = m->content_as_TextContent();

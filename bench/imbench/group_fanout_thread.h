@@ -78,8 +78,8 @@ class FanoutThread final : public ConnHandler {
   std::vector<std::unique_ptr<MemberConn>> devices;
   std::vector<std::unique_ptr<GroupSender>> senders;
   Histogram result_hist, deliver_hist;
-  std::atomic<uint64_t> aborted_sends{0};    // never answered: the sender's link died
-  std::atomic<int64_t> last_activity_ns{0};  // last result or delivery
+  std::atomic<uint64_t> aborted_sends{0};  // never answered: the sender's link died
+  RunActivity activity;
   uint64_t kicks = 0;
 
   void run();
@@ -106,11 +106,9 @@ class FanoutThread final : public ConnHandler {
   flatbuffers::FlatBufferBuilder fbb_{1024};
   std::string payload_;
   std::vector<MemberConn*> ack_list_;
-  Histogram interval_hist_;
   size_t next_login_ = 0;
   uint32_t pending_logins_ = 0;
-  bool armed_ = false, running_ = false, progressed_ = false;
-  int64_t next_tick_ns_ = 0;
+  bool armed_ = false, running_ = false;
   // open loop: send k is due at start + k * interval, by senders[k % n]
   uint64_t sched_k_ = 0, sched_total_ = 0;
   double sched_interval_ns_ = 0;

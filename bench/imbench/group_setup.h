@@ -1,7 +1,7 @@
-// group_setup.h - the group-fanout setup phase: one blocking connection logged in as the
-// groups' owner creates each group (CreateGroup with the first members) and invites the
-// rest in chunks (the server takes at most kMaxUidsPerRequest uids per request). Runs on
-// the main thread before the measured phase; every read is bounded by the deadline.
+// group_setup.h - the group setup phase of group-fanout and mixed: one blocking connection
+// logged in as the groups' owner creates each group (CreateGroup with the first members) and
+// invites the rest in chunks (the server takes at most kMaxUidsPerRequest uids per request).
+// Runs on the main thread before the measured phase; every read is bounded by the deadline.
 #pragma once
 
 #include <netinet/in.h>

@@ -24,6 +24,8 @@ int main(int argc, char** argv) {
     rc = run_history(options, &report);
   else if (options.workload == "group-fanout")
     rc = run_group_fanout(options, &report);
+  else if (options.workload == "mixed")
+    rc = run_mixed(options, &report);
   std::string line = report.summary_line();
   if (!line.empty()) {
     line += " exit=" + std::to_string(rc);

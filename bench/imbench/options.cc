@@ -5,17 +5,33 @@
 
 namespace im::bench {
 
+namespace {
+
+// The defaults of `mixed` where they differ from the other workloads' (a flag given wins):
+// 2,000 users, 50 pairs, 10 groups of 20 with 2 senders, 20 s, a ping every 10 s.
+void apply_mixed_defaults(const CLI::App& app, Options* o) {
+  auto unset = [&](const char* flag) { return app.count(flag) == 0; };
+  if (unset("--users")) o->users = 2000;
+  if (unset("--pairs")) o->pairs = 50;
+  if (unset("--members")) o->members = 20;
+  if (unset("--senders")) o->senders = 2;
+  if (unset("--duration")) o->duration_s = 20;
+  if (unset("--heartbeat")) o->heartbeat_s = 10;
+}
+
+}  // namespace
+
 bool parse_options(int argc, char** argv, Options* o, int* exit_code) {
   CLI::App app{"imbench - load generator and correctness checker for imserver"};
   app.add_option("workload", o->workload,
-                 "chat-1to1 | connections | login-storm | history | group-fanout")
+                 "chat-1to1 | connections | login-storm | history | group-fanout | mixed")
       ->required()
-      ->check(
-          CLI::IsMember({"chat-1to1", "connections", "login-storm", "history", "group-fanout"}));
+      ->check(CLI::IsMember(
+          {"chat-1to1", "connections", "login-storm", "history", "group-fanout", "mixed"}));
   app.add_option("--server", o->server, "HOST:PORT of the server");
   app.add_option("--server-pid", o->server_pid, "server pid: sample its CPU and RSS from /proc");
   app.add_option("--threads", o->threads, "event-loop threads")->check(CLI::Range(1, 64));
-  app.add_option("--pairs", o->pairs, "chat-1to1/history: pairs of users")
+  app.add_option("--pairs", o->pairs, "chat-1to1/history/mixed (50): pairs of users")
       ->check(CLI::Range(1, 1000000));
   app.add_option("--messages", o->messages, "chat-1to1/history: messages per user")
       ->check(CLI::Range(1, 100000000));
@@ -27,31 +43,47 @@ bool parse_options(int argc, char** argv, Options* o, int* exit_code) {
       ->check(CLI::Range(0.0, 1e8));
   app.add_option("--connections", o->connections, "connections: connections to hold")
       ->check(CLI::Range(1, 10000000));
-  app.add_option("--devices-per-user", o->devices_per_user, "connections: devices per user")
+  app.add_option("--devices-per-user", o->devices_per_user,
+                 "connections: devices per user; mixed: idle connections per idle account")
       ->check(CLI::Range(1, 32));
-  app.add_option("--duration", o->duration_s, "seconds to hold / to run the storm")
+  app.add_option("--duration", o->duration_s, "seconds to hold / run the storm / run (mixed: 20)")
       ->check(CLI::Range(0.0, 86400.0));
-  app.add_option("--heartbeat", o->heartbeat_s, "seconds between pings of held connections")
+  app.add_option("--heartbeat", o->heartbeat_s,
+                 "seconds between pings of held connections (mixed: 10)")
       ->check(CLI::Range(0.1, 3600.0));
   app.add_option("--procs", o->procs, "connections: processes to split the load over")
       ->check(CLI::Range(1, 64));
-  app.add_option("--users", o->users, "login-storm: distinct users")->check(CLI::Range(1, 100000));
+  app.add_option("--users", o->users, "login-storm: distinct users; mixed: connections (2000)")
+      ->check(CLI::Range(1, 100000));
   app.add_option("--concurrency", o->concurrency, "login-storm/history: requests in flight")
       ->check(CLI::Range(1, 100000));
   app.add_option("--page", o->page_entries, "history: entries per page")->check(CLI::Range(1, 200));
-  app.add_option("--groups", o->groups, "group-fanout: groups (all share the same members)")
+  app.add_option("--groups", o->groups,
+                 "group-fanout/mixed (10): groups (group-fanout: all share the same members)")
       ->check(CLI::Range(1, 64));
-  app.add_option("--members", o->members, "group-fanout: members per group, owner included")
+  app.add_option("--members", o->members,
+                 "group-fanout/mixed (20): members per group, owner included")
       ->check(CLI::Range(2, 100000));
-  app.add_option("--senders", o->senders, "group-fanout: senders per group")
+  app.add_option("--senders", o->senders, "group-fanout/mixed (2): senders per group")
       ->check(CLI::Range(1, 1000));
   app.add_option("--member-devices", o->member_devices, "group-fanout: connections per member user")
       ->check(CLI::Range(1, 32));
+  app.add_option("--pair-rate", o->pair_rate, "mixed: 1:1 messages per second per pair (2)")
+      ->check(CLI::Range(0.01, 1e6));
+  app.add_option("--group-rate", o->group_rate, "mixed: group messages per second per sender (1)")
+      ->check(CLI::Range(0.01, 1e6));
+  app.add_option("--reconnect-rate", o->reconnect_rate,
+                 "mixed: active users disconnecting and reconnecting per second (10; 0 = none)")
+      ->check(CLI::Range(0.0, 1e6));
+  app.add_option("--offline-ms", o->offline_ms,
+                 "mixed: how long a reconnecting user stays away (1000)")
+      ->check(CLI::Range(0, 3600000));
   app.add_flag("!--no-setup", o->setup, "do not register users (they must exist)");
   app.add_option("--user-prefix", o->user_prefix, "username prefix");
   app.add_option("--password", o->password, "password of the bench users");
   app.add_option("--token-file", o->token_file,
-                 "chat-1to1/group-fanout: log in with the tokens in this file when it exists; "
+                 "chat-1to1/group-fanout/mixed: log in with the tokens in this file when it "
+                 "exists; "
                  "else write the tokens of the password logins to it");
   app.add_option("--source-addrs", o->source_addrs, "local IPv4 addresses to connect from")
       ->delimiter(',');
@@ -62,9 +94,11 @@ bool parse_options(int argc, char** argv, Options* o, int* exit_code) {
                  "seconds to wait for missing deliveries after the last send result");
   app.add_option("--json", o->json_path, "write the full result (with histograms) here");
   app.add_option("--run-start-cmd", o->run_start_cmd,
-                 "shell command run just before the measured phase (chat-1to1, group-fanout)");
+                 "shell command run just before the measured phase (chat-1to1, group-fanout, "
+                 "mixed)");
   app.add_option("--run-end-cmd", o->run_end_cmd,
-                 "shell command run just after the measured phase (chat-1to1, group-fanout)");
+                 "shell command run just after the measured phase (chat-1to1, group-fanout, "
+                 "mixed)");
   app.add_flag("!--no-progress", o->progress, "no live progress on stderr");
   app.add_option("--proc-index", o->proc_index)->group("");
   app.add_option("--result-fd", o->result_fd)->group("");
@@ -75,6 +109,7 @@ bool parse_options(int argc, char** argv, Options* o, int* exit_code) {
     if (*exit_code != 0) *exit_code = 2;
     return false;
   }
+  if (o->workload == "mixed") apply_mixed_defaults(app, o);
   return true;
 }
 

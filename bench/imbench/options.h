@@ -12,7 +12,7 @@
 namespace im::bench {
 
 struct Options {
-  std::string workload;  // chat-1to1 | connections | login-storm | history | group-fanout
+  std::string workload;  // chat-1to1 | connections | login-storm | history | group-fanout | mixed
   std::string server = "127.0.0.1:7700";
   pid_t server_pid = 0;  // sample the server's CPU and RSS from /proc when set
   uint32_t threads = 1;  // event-loop threads (each drives many connections)
@@ -36,6 +36,12 @@ struct Options {
   uint32_t members = 2000;      // per group, the owner included (server: max_group_members)
   uint32_t senders = 1;         // per group; each sends `messages`
   uint32_t member_devices = 1;  // connections per member user (each receives every push)
+  // mixed (see mixed_plan.h): users, pairs, groups, members, senders, duration_s,
+  // heartbeat_s and devices_per_user also apply, with mixed's own defaults (options.cc)
+  double pair_rate = 2;        // 1:1 messages per second per pair (both directions)
+  double group_rate = 1;       // group messages per second per group sender
+  double reconnect_rate = 10;  // reconnects per second (active users, round robin)
+  uint32_t offline_ms = 1000;  // how long a reconnecting user stays away
   // common
   bool setup = true;  // register the users first (existing ones are reused)
   std::string user_prefix = "bench";

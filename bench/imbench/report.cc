@@ -1,4 +1,4 @@
-// report.cc - summary line and JSON writer (nlohmann::json).
+// report.cc - summary line, JSON writer (nlohmann::json) and the CPU keys every workload adds.
 #include "bench/imbench/report.h"
 
 #include <cstdio>
@@ -71,6 +71,10 @@ nlohmann::json options_json(const Options& o) {
           {"members", o.members},
           {"senders", o.senders},
           {"member_devices", o.member_devices},
+          {"pair_rate", o.pair_rate},
+          {"group_rate", o.group_rate},
+          {"reconnect_rate", o.reconnect_rate},
+          {"offline_ms", o.offline_ms},
           {"spread_sources", o.spread_sources}};
 }
 
@@ -96,6 +100,24 @@ nlohmann::json histogram_json(const Histogram& h) {
 }
 
 }  // namespace
+
+void add_cpu_usage(Report& r, const ProcSample& s0, const ProcSample& s1, double client_cpu_us,
+                   double wall_us, uint64_t units, const std::string& unit) {
+  auto per_unit = [&](double us) { return units ? us / double(units) : 0.0; };
+  r.add("client_cpu_pct", wall_us > 0 ? 100.0 * client_cpu_us / wall_us : 0.0);
+  if (!unit.empty()) r.add("client_cpu_us_per_" + unit, per_unit(client_cpu_us));
+  if (!s0.ok || !s1.ok) {
+    if (!unit.empty()) r.add("server_cpu_us_per_" + unit, std::string("unknown"));
+    r.add("server_rss_kb", std::string("unknown"));
+    return;
+  }
+  double server_cpu_us = double(s1.cpu_us - s0.cpu_us);
+  r.add("server_cpu_pct", wall_us > 0 ? 100.0 * server_cpu_us / wall_us : 0.0);
+  if (!unit.empty()) r.add("server_cpu_us_per_" + unit, per_unit(server_cpu_us));
+  double sys_us = double(s1.sys_us - s0.sys_us);
+  r.add("server_sys_pct_of_cpu", server_cpu_us > 0 ? 100.0 * sys_us / server_cpu_us : 0.0);
+  r.add("server_rss_kb", s1.rss_kb);
+}
 
 bool Report::write_json(const std::string& path, const Options& options) const {
   nlohmann::json root;

@@ -9,6 +9,7 @@
 
 #include "bench/imbench/histogram.h"
 #include "bench/imbench/options.h"
+#include "bench/imbench/proc_stats.h"
 
 namespace im::bench {
 
@@ -32,5 +33,12 @@ class Report {
   std::vector<std::pair<std::string, std::string>> pairs_;
   std::vector<std::pair<std::string, Histogram>> histograms_;
 };
+
+// CPU of the measured phase: client_cpu_pct, client_cpu_us_per_<unit>, and from the server's
+// samples (taken around the phase; "unknown" without --server-pid) server_cpu_pct,
+// server_cpu_us_per_<unit>, server_sys_pct_of_cpu, server_rss_kb. An empty unit leaves out
+// the per-unit keys.
+void add_cpu_usage(Report& r, const ProcSample& server0, const ProcSample& server1,
+                   double client_cpu_us, double wall_us, uint64_t units, const std::string& unit);
 
 }  // namespace im::bench

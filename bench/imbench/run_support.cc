@@ -1,15 +1,20 @@
-// run_support.cc - progress line, fd limit, source addresses.
+// run_support.cc - progress line, login wait, run nonce, hooks, token file, fd limit, source
+// addresses.
 #include "bench/imbench/run_support.h"
 
 #include <arpa/inet.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <thread>
 #include <unordered_map>
 
+#include "bench/imbench/clock.h"
 #include "bench/imbench/conn_loop.h"
 
 namespace im::bench {
@@ -30,6 +35,17 @@ CounterTotals sum_counters(const std::vector<ThreadCounters>& counters) {
   return t;
 }
 
+void RunActivity::end_turn(int64_t now, ThreadCounters& counters) {
+  if (progressed_) {
+    last_ns_.store(now, std::memory_order_relaxed);
+    progressed_ = false;
+  }
+  if (now < next_tick_ns_) return;
+  counters.p99_us.store(interval_.percentile(0.99), std::memory_order_relaxed);
+  interval_.reset();
+  next_tick_ns_ = now + 1'000'000'000;
+}
+
 void print_progress(const char* phase, double elapsed_s, const CounterTotals& t) {
   std::fprintf(stderr,
                "[%6.1fs] %s ready=%lu failed=%lu sent=%lu acked=%lu delivered=%lu errors=%lu "
@@ -37,6 +53,32 @@ void print_progress(const char* phase, double elapsed_s, const CounterTotals& t)
                elapsed_s, phase, (unsigned long)t.ready, (unsigned long)t.failed,
                (unsigned long)t.sent, (unsigned long)t.acked, (unsigned long)t.delivered,
                (unsigned long)t.errors, (unsigned long)t.p99_us);
+}
+
+bool wait_logged_in(const Options& o, const std::vector<ThreadCounters>& counters,
+                    uint64_t expected, double* seconds) {
+  constexpr int64_t kTickNs = 1'000'000'000;
+  int64_t start = now_ns(), next_print = start + kTickNs;
+  for (;;) {
+    CounterTotals t = sum_counters(counters);
+    int64_t now = now_ns();
+    if (t.ready + t.failed >= expected) {
+      *seconds = seconds_between(start, now);
+      return t.failed == 0;
+    }
+    if (now - start > int64_t(o.timeout_s * 1e9)) return false;
+    if (o.progress && now >= next_print) {
+      print_progress("login", seconds_between(start, now), t);
+      next_print += kTickNs;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+}
+
+uint64_t make_run_nonce() {
+  uint64_t n = uint64_t(now_ns() / 1000) ^ (uint64_t(getpid()) << 20);
+  n &= 0xffffffffu;
+  return n == 0 ? 1 : n;
 }
 
 void run_hook(const std::string& command) {

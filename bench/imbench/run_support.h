@@ -1,6 +1,7 @@
 // run_support.h - what every workload shares: per-thread progress counters that the main
 // thread reads once a second (relaxed atomics, one cache line per thread), the progress
-// line on stderr, the file-descriptor limit, and the choice of local source addresses.
+// line on stderr, the login wait, the run nonce, the file-descriptor limit, and the choice
+// of local source addresses.
 #pragma once
 
 #include <netinet/in.h>
@@ -10,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/imbench/histogram.h"
 #include "bench/imbench/options.h"
 
 namespace im::bench {
@@ -33,8 +35,37 @@ struct CounterTotals {
 };
 CounterTotals sum_counters(const std::vector<ThreadCounters>& counters);
 
+// A loop thread's progress in the measured phase: the time of its last result or delivery
+// (where the run ends) and, once a second, the p99 of the latencies recorded since then
+// (ThreadCounters::p99_us, for the progress line). Written by the loop thread; last_ns()
+// may be read by any thread.
+class RunActivity {
+ public:
+  void record(uint64_t latency_us) { interval_.record(latency_us); }
+  void progressed() { progressed_ = true; }
+  // Called once per loop turn.
+  void end_turn(int64_t now_ns, ThreadCounters& counters);
+  int64_t last_ns() const { return last_ns_.load(std::memory_order_relaxed); }
+
+ private:
+  Histogram interval_;
+  bool progressed_ = false;
+  int64_t next_tick_ns_ = 0;
+  std::atomic<int64_t> last_ns_{0};
+};
+
 // "[  3.0s] sent=... acked=... delivered=... errors=... p99_us=..." on stderr.
 void print_progress(const char* phase, double elapsed_s, const CounterTotals& totals);
+
+// The login phase: sleeps until `expected` connections are ready or failed (printing
+// progress once a second unless --no-progress), bounded by timeout_s. True when all are
+// ready; *seconds = how long it took.
+bool wait_logged_in(const Options& o, const std::vector<ThreadCounters>& counters,
+                    uint64_t expected, double* seconds);
+
+// The high 32 bits of every client_msg_id of a run (never 0), so a run ignores messages
+// that earlier runs left in the same inboxes.
+uint64_t make_run_nonce();
 
 // Runs --run-start-cmd / --run-end-cmd (when not empty) with /bin/sh and waits for it;
 // a failure is reported on stderr but does not stop the run.

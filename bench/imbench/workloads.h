@@ -13,5 +13,6 @@ int run_connections(const Options& options, Report* report);
 int run_login_storm(const Options& options, Report* report);
 int run_history(const Options& options, Report* report);
 int run_group_fanout(const Options& options, Report* report);
+int run_mixed(const Options& options, Report* report);
 
 }  // namespace im::bench

@@ -1,8 +1,9 @@
 #!/bin/sh
 # imbench_smoke.sh - starts imserver on a free port with a fresh data dir, runs a tiny
-# chat-1to1 (closed and open loop) and a tiny group-fanout (closed and open loop, several
-# devices per member) and checks each run was correct: exit 0 and lost=0 dup=0
-# reordered=0 in the summary. Performance numbers are never asserted.
+# chat-1to1 (closed and open loop), a tiny group-fanout (closed and open loop, several
+# devices per member) and a tiny mixed run (idle devices, pairs, groups, reconnects) and
+# checks each run was correct: exit 0 and lost=0 dup=0 reordered=0 in the summary.
+# Performance numbers are never asserted.
 # Usage: imbench_smoke.sh IMSERVER IMBENCH
 set -u
 IMSERVER=$1
@@ -41,7 +42,8 @@ check() {  # $1 = label, $2 = workload, $3 = its rate key, rest = imbench flags
     echo "$out" | grep -q " $key " || { echo "$label: expected $key"; exit 1; }
   done
   echo "$out" | grep -q "$rate_key=" || { echo "$label: no $rate_key"; exit 1; }
-  python3 -c "import json,sys; j=json.load(open(sys.argv[1])); assert j['histograms']['send_deliver']['count'] > 0" \
+  # Every send -> deliver histogram (mixed has one per kind of message) has samples.
+  python3 -c "import json,sys; h=[v for k,v in json.load(open(sys.argv[1]))['histograms'].items() if k.endswith('send_deliver')]; assert h and all(v['count'] > 0 for v in h)" \
     "$DIR/$label.json" || { echo "$label: bad --json"; exit 1; }
 }
 
@@ -53,4 +55,12 @@ check group-closed group-fanout deliveries_per_s --groups 2 --members 4 --member
 echo "$out" | grep -q " deliveries=1600 " || { echo "group-closed: expected deliveries=1600"; exit 1; }
 check group-open group-fanout deliveries_per_s --groups 2 --members 4 --senders 1 \
   --messages 50 --rate 1000 --payload 32 --user-prefix gopen
+# 40 users: 8 active (4 pairs, 2 groups of 5) and 32 idle devices of 4 accounts; users drop
+# off for 200 ms and must get what they missed through Sync / GroupSync exactly once.
+check mixed mixed chat_msgs_per_s --users 40 --pairs 4 --groups 2 --members 5 --senders 2 \
+  --pair-rate 10 --group-rate 5 --reconnect-rate 5 --offline-ms 200 --duration 3 \
+  --devices-per-user 8 --heartbeat 1 --threads 2
+for key in " idle_held=32 " " reconnects=[1-9]" " synced=[1-9]"; do
+  echo "$out" | grep -Eq "$key" || { echo "mixed: expected $key"; exit 1; }
+done
 echo "imbench smoke: ok"

@@ -110,6 +110,50 @@ TEST_F(Groups, MembersOnBothWorkersGetEveryMessageOnceInTheSameOrder) {
   }
 }
 
+// Waits for a GroupPush of gid on a raw session (frames of other kinds are skipped).
+bool group_push_arrives(RawSession& s, uint64_t gid, uint32_t timeout_ms = 5000) {
+  int64_t deadline = im::client::steady_now_ms() + timeout_ms;
+  while (im::client::steady_now_ms() < deadline) {
+    auto f = s.conn().read_verified(uint32_t(deadline - im::client::steady_now_ms()));
+    if (!f.ok()) return false;
+    if (f.value().type() != im::proto::Body::GroupPush) continue;
+    for (const auto& e :
+         im::client::decode_entry_blobs(f.value().frame().body_as_GroupPush()->entries())) {
+      if (e.gid == gid) return true;
+    }
+  }
+  return false;
+}
+
+// A worker remembers users whose login found them in no group, and their later logins
+// skip the gather of their groups (gather.cc). Joining a group must still reach the
+// connection online at that moment and every connection of theirs after it, live.
+TEST_F(Groups, UserInNoGroupAtLoginGetsLivePushesAfterJoining) {
+  User alice = add("alice"), bob = add("bob");
+  auto a = as(alice);
+  // Several logins, so that both workers (all but surely) remember bob as groupless.
+  for (int i = 0; i < 8; i++) {
+    RawSession s(server_);
+    ASSERT_EQ(s.login(bob.name, "phone"), Code::Ok);
+  }
+  RawSession online(server_);
+  ASSERT_EQ(online.login(bob.name, "phone"), Code::Ok);
+  auto g = a->create_group("team", std::vector<uint64_t>{bob.uid});
+  ASSERT_TRUE(g.ok()) << g.status().to_string();
+  EXPECT_TRUE(group_push_arrives(online, g->gid)) << "the Created event, live";
+  for (int i = 0; i < 8; i++) {
+    RawSession s(server_);
+    ASSERT_EQ(s.login(bob.name, "tablet"), Code::Ok);
+    // A login that gathers its groups may answer before the gather is done; a ListGroups
+    // (a gather after it over the same queues) answered means it is.
+    uint64_t id = s.next_id();
+    ASSERT_EQ(RawSession::code_of(s.call(im::client::build_list_groups(s.fbb(), id), id)),
+              Code::Ok);
+    ASSERT_TRUE(a->group_send_text(g->gid, "m" + std::to_string(i)).ok());
+    EXPECT_TRUE(group_push_arrives(s, g->gid)) << "login " << i << " is indexed under the group";
+  }
+}
+
 TEST_F(Groups, LateJoinerSeesOnlyFromItsInvitation) {
   User alice = add("alice"), bob = add("bob"), carol = add("carol");
   auto a = as(alice);

@@ -1,9 +1,15 @@
 // reliability_test.cc - the reliability contract at the edges: a resend stores once, the
-// same device id kicks its older connection, a reader that never reads is cut off and
-// later resyncs everything, idle connections are closed, tokens expire, and a graceful
-// shutdown tells every client why.
+// same device id kicks its older connection (and the device's acked cursor survives
+// reconnects), a reader that never reads is cut off and
+// later resyncs everything, idle connections are closed, max_connections holds for the
+// whole process, tokens expire, and a graceful shutdown tells every client why.
 #include <sys/socket.h>
 
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <thread>
 
 #include "tests/integration/fixtures.h"
@@ -57,6 +63,69 @@ TEST(Reliability, SameDeviceLoginKicksTheOlderConnection) {
   ASSERT_TRUE(kick.has_value());
   EXPECT_EQ(kick->code, Code::Kicked);
   EXPECT_TRUE(second->ping().ok()) << "the newer connection stays";
+}
+
+// The inbox_seqs a raw session was pushed up to the Pong of a Ping sent now (a login's
+// catch-up leaves with its LoginOk, so it is all there by then).
+std::vector<uint64_t> pushed_until_pong(RawSession& s) {
+  uint64_t id = s.next_id();
+  auto pong = s.call(im::client::build_ping(s.fbb(), id, 0), id);
+  EXPECT_EQ(pong.type(), im::proto::Body::Pong);
+  std::vector<uint64_t> seqs;
+  for (auto& f : s.others()) {
+    if (f.type() != im::proto::Body::Push) continue;
+    for (const auto& e : im::client::decode_entry_blobs(f.frame().body_as_Push()->entries()))
+      seqs.push_back(e.inbox_seq);
+  }
+  s.others().clear();
+  return seqs;
+}
+
+void ack(RawSession& s, uint64_t inbox_seq) {
+  auto st = s.conn().write_frame(im::client::build_ack(s.fbb(), s.next_id(), inbox_seq), 5000);
+  EXPECT_TRUE(st.ok()) << st.reason;
+}
+
+// A login or a logout writes the device row only when it would change (shard_auth.cc):
+// the acked cursor still comes back on every reconnect of the device (these Hellos carry
+// ack_inbox_seq 0), also through a login that kicks a connection whose last ack the
+// server has not written yet.
+TEST(Reliability, AckedCursorSurvivesReconnectsOfTheDevice) {
+  TestServer server({"--workers", "2"});
+  ASSERT_TRUE(server.start()) << server.error();
+  uint64_t alice_uid = register_user(server, "alice");
+  register_user(server, "bob");
+  auto bob = login(server, "bob", "phone");
+  for (int i = 0; i < 3; i++) ASSERT_TRUE(bob->send_text(alice_uid, "m" + std::to_string(i)).ok());
+  {
+    RawSession first(server);
+    ASSERT_EQ(first.login("alice", "phone"), Code::Ok);
+    EXPECT_EQ(pushed_until_pong(first), (std::vector<uint64_t>{1, 2, 3}));
+    ack(first, 3);
+    EXPECT_TRUE(pushed_until_pong(first).empty());
+    // Let the ack's batch commit before the device goes away (its logout writes nothing).
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  RawSession second(server);
+  ASSERT_EQ(second.login("alice", "phone"), Code::Ok);
+  EXPECT_TRUE(pushed_until_pong(second).empty()) << "resumes after the stored cursor";
+  ASSERT_TRUE(bob->send_text(alice_uid, "m3").ok());
+  auto live = second.conn().read_verified(5000);
+  ASSERT_TRUE(live.ok());
+  ASSERT_EQ(live.value().type(), im::proto::Body::Push);
+  ack(second, 4);
+  EXPECT_TRUE(pushed_until_pong(second).empty());
+  // At once, before that ack can be committed: the new connection takes it over.
+  RawSession third(server);
+  ASSERT_EQ(third.login("alice", "phone"), Code::Ok);
+  EXPECT_TRUE(pushed_until_pong(third).empty()) << "the kicked connection's ack carried over";
+  bool kicked = false;
+  for (int i = 0; i < 50 && !kicked; i++) {
+    auto f = second.conn().read_verified(100);
+    kicked = f.ok() && f.value().type() == im::proto::Body::Kick;
+  }
+  EXPECT_TRUE(kicked) << "the older connection of the device was kicked";
 }
 
 TEST(Reliability, ReaderThatNeverReadsIsDisconnectedAndLaterResyncsAll) {
@@ -117,6 +186,82 @@ TEST(Reliability, OutboundBacklogOverTheCapDisconnects) {
   EXPECT_TRUE(flood.conn().wait_closed(20000));
   auto alice = login(server, "alice", "laptop");
   EXPECT_TRUE(alice->ping().ok()) << "the server is fine";
+}
+
+// True when the server serves this connection: a Ping is answered with a Pong.
+bool served(im::client::Connection& conn) {
+  flatbuffers::FlatBufferBuilder fbb;
+  if (!conn.write_frame(im::client::build_ping(fbb, 1, 0), 2000).ok()) return false;
+  auto f = conn.read_verified(2000);
+  return f.ok() && f.value().type() == im::proto::Body::Pong;
+}
+
+// A new connection that is served, retried for a few seconds: a slot freed by a close is
+// counted free once the server has finished closing it.
+std::unique_ptr<im::client::Connection> open_served(TestServer& server) {
+  for (int attempt = 0; attempt < 50; attempt++) {
+    auto conn = std::make_unique<im::client::Connection>();
+    if (conn->connect(server.host(), server.port(), 2000).ok() && served(*conn)) return conn;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return nullptr;
+}
+
+TEST(Reliability, MaxConnectionsBoundsTheProcessNotEachWorker) {
+  // The kernel spreads connections over the workers' listeners by hash, not evenly: a
+  // per-worker share of the bound refused some below it and let the total pass it.
+  constexpr int kMax = 6;
+  TestServer server({"--workers", "2", "--max-connections", std::to_string(kMax)});
+  ASSERT_TRUE(server.start()) << server.error();
+  std::vector<std::unique_ptr<im::client::Connection>> held;
+  for (int i = 0; i < kMax; i++) {
+    held.push_back(open_served(server));
+    ASSERT_NE(held.back(), nullptr) << "connection " << i << " of " << kMax << " refused";
+  }
+  for (int i = 0; i < 8; i++) {
+    im::client::Connection extra;
+    ASSERT_TRUE(extra.connect(server.host(), server.port(), 2000).ok());
+    EXPECT_FALSE(served(extra)) << "a connection past max_connections is refused";
+    EXPECT_TRUE(extra.wait_closed(5000));
+  }
+  for (auto& c : held) EXPECT_TRUE(served(*c)) << "the held connections go on";
+  held.pop_back();  // closing one makes room for one more
+  EXPECT_NE(open_served(server), nullptr);
+}
+
+TEST(Reliability, OutOfFileDescriptorsPausesAcceptingInsteadOfSpinning) {
+  // The server runs under a small descriptor limit, set by a wrapper script.
+  char dir_template[] = "/tmp/imserver-fdlimit-XXXXXX";
+  ASSERT_NE(mkdtemp(dir_template), nullptr);
+  const std::string wrapper = std::string(dir_template) + "/imserver";
+  {
+    std::ofstream out(wrapper);
+    const char* bin = std::getenv("IMSERVER_BIN");
+    out << "#!/bin/sh\nulimit -n 64\nexec '" << (bin && *bin ? bin : IMSERVER_PATH) << "' \"$@\"\n";
+  }
+  std::filesystem::permissions(wrapper, std::filesystem::perms::owner_all);
+  im::testing::TestServerOptions options;
+  options.binary = wrapper;
+  options.extra_args = {"--workers", "1", "--shards", "2"};
+  TestServer server(options);
+  ASSERT_TRUE(server.start()) << server.error();
+  // More connections than descriptors: the rest wait in the listen queue.
+  std::vector<std::unique_ptr<im::client::Connection>> flood;
+  for (int i = 0; i < 100; i++) {
+    flood.push_back(std::make_unique<im::client::Connection>());
+    ASSERT_TRUE(flood.back()->connect(server.host(), server.port(), 2000).ok());
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+  std::istringstream log(server.log());
+  int accept_errors = 0;
+  for (std::string line; std::getline(log, line);) {
+    accept_errors += line.find("accept: Too many open files") != std::string::npos;
+  }
+  EXPECT_GE(accept_errors, 1) << "the limit was reached";
+  EXPECT_LE(accept_errors, 5) << "accepting again waits for the tick instead of spinning";
+  flood.clear();
+  EXPECT_NE(open_served(server), nullptr) << "accepting resumes once descriptors are free";
+  std::filesystem::remove_all(dir_template);
 }
 
 TEST(Reliability, IdleConnectionIsClosedWithAReason) {

@@ -38,6 +38,18 @@ TEST(Token, RoundTrip) {
   EXPECT_EQ(verify_token(secret_of(1), token, kNow, nullptr), TokenCheck::Ok);
 }
 
+// Tokens survive restarts and upgrades: this one was signed by the build that still used
+// the one-shot HMAC(); the per-thread keyed context must produce the same bytes.
+TEST(Token, SignatureMatchesTokensOfEarlierBuilds) {
+  const std::string earlier =
+      "Ae_Nq4lnRSMBAGjlz4sBAADAj-7PiwEAAA.tfuHo4CWzCklN2mB7KmAVgf2_WFUdWx-cCZbSXMNy2Y";
+  EXPECT_EQ(sign_token(secret_of(1), kClaims), earlier);
+  EXPECT_EQ(verify_token(secret_of(1), earlier, kNow, nullptr), TokenCheck::Ok);
+  // Switching secrets back and forth on one thread re-keys every time.
+  EXPECT_EQ(verify_token(secret_of(2), earlier, kNow, nullptr), TokenCheck::BadSignature);
+  EXPECT_EQ(verify_token(secret_of(1), earlier, kNow, nullptr), TokenCheck::Ok);
+}
+
 TEST(Token, NegativeAndExtremeClaimsRoundTrip) {
   TokenClaims claims{.uid = ~0ull, .issued_ms = -5, .expires_ms = INT64_MAX};
   TokenClaims got;
