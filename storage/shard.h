@@ -149,7 +149,8 @@ class Shard {
   // Outbox rows in position order (at most limit): fn(position, bytes).
   size_t read_outbox(size_t limit,
                      const std::function<void(uint64_t, std::span<const uint8_t>)>& fn);
-  // Highest outbox position ever written and not yet deleted, 0 when empty.
+  // Highest outbox position ever written and not yet deleted (or deleted by a record not yet
+  // applied: such positions are not free yet), 0 when empty.
   uint64_t last_outbox_position();
 
   // Newest group_seq of gid, 0 when the log is empty.

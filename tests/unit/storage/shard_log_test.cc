@@ -116,6 +116,26 @@ TEST(ShardLog, OutboxDeletesHideRowsBeforeTheyAreApplied) {
   EXPECT_EQ(seen, (std::vector<uint64_t>{4, 5, 6}));
 }
 
+TEST(ShardLog, PositionsAfterAnUnappliedDeleteOfEveryRowAreNotReused) {
+  TempDir dir;
+  auto shard = open_shard(dir.path(), lazy_checkpoints());
+  WriteBatch b;
+  for (uint64_t p = 1; p <= 3; ++p) b.put_outbox(p, bytes_of("row"));
+  ASSERT_EQ(commit_visible(*shard, b), CommitStatus::Ok);
+  ASSERT_EQ(settle(*shard), CommitStatus::Ok);
+  WriteBatch del;
+  del.delete_outbox_through(3);
+  ASSERT_EQ(commit_visible(*shard, del), CommitStatus::Ok);
+  // No row is visible, but a new row at position 1..3 would be hidden by the pending delete.
+  EXPECT_EQ(shard->last_outbox_position(), 3u);
+  WriteBatch next;
+  next.put_outbox(shard->last_outbox_position() + 1, bytes_of("fresh"));
+  ASSERT_EQ(commit_visible(*shard, next), CommitStatus::Ok);
+  std::vector<uint64_t> seen;
+  shard->read_outbox(100, [&](uint64_t pos, std::span<const uint8_t>) { seen.push_back(pos); });
+  EXPECT_EQ(seen, (std::vector<uint64_t>{4}));
+}
+
 TEST(ShardLog, UnappliedRecordsOfAProcessThatDiedAreBackAtTheNextOpen) {
   TempDir dir;
   {
