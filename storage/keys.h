@@ -52,4 +52,17 @@ inline U64Key<3> make(uint64_t a, uint64_t b, uint64_t c) {
   return k;
 }
 
+// Meta values (u64 counters and positions) are stored little-endian, 8 bytes.
+inline std::array<uint8_t, 8> le64(uint64_t v) {
+  std::array<uint8_t, 8> b;
+  for (int i = 0; i < 8; ++i) b[i] = static_cast<uint8_t>(v >> (8 * i));
+  return b;
+}
+
+inline uint64_t get_le64(const uint8_t* p) {
+  uint64_t v = 0;
+  for (int i = 7; i >= 0; --i) v = (v << 8) | p[i];
+  return v;
+}
+
 }  // namespace im::storage::keys

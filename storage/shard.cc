@@ -189,9 +189,7 @@ std::optional<uint64_t> Shard::Impl::read_applied_position() {
   MDB_val v;
   int rc = mdb_get(txn, dbi(Table::Meta), &k, &v);
   uint64_t position = 0;
-  if (rc == 0 && v.mv_size == 8) {
-    for (int i = 7; i >= 0; --i) position = (position << 8) | static_cast<uint8_t*>(v.mv_data)[i];
-  }
+  if (rc == 0 && v.mv_size == 8) position = keys::get_le64(static_cast<const uint8_t*>(v.mv_data));
   mdb_txn_abort(txn);
   if (rc != 0 && rc != MDB_NOTFOUND) return std::nullopt;
   return position;
@@ -279,11 +277,9 @@ int Shard::Impl::apply_txn(std::span<const LogRecordPtr> records, ExpireResume* 
     if (rc) break;
   }
   if (rc == 0 && !records.empty()) {
-    uint8_t le[8];
-    uint64_t pos = records.back()->position;
-    for (int i = 0; i < 8; ++i) le[i] = static_cast<uint8_t>(pos >> (8 * i));
+    auto le = keys::le64(records.back()->position);
     MDB_val k{kMetaAppliedLog.size(), const_cast<char*>(kMetaAppliedLog.data())};
-    MDB_val v{8, le};
+    MDB_val v{le.size(), le.data()};
     rc = mdb_put(txn, dbi(Table::Meta), &k, &v, 0);
   }
   if (rc) {

@@ -248,6 +248,7 @@ void Shard::Impl::ReadTxn::scan(Table table, detail::Bytes start, size_t prefix_
   auto before = [&](Bytes a, Bytes b) { return backward ? less(b, a) : less(a, b); };
   for (;;) {
     // The next key in scan order over every source still inside the prefix.
+    bool advance_table = false;
     bool have_table = rc == 0 && detail::has_prefix(detail::to_bytes(k), start, prefix_bytes);
     bool have[2] = {false, false};
     Bytes next;
@@ -277,13 +278,12 @@ void Shard::Impl::ReadTxn::scan(Table table, detail::Bytes start, size_t prefix_
     if (have_table && !before(next, detail::to_bytes(k))) {
       if (!found) value = detail::to_bytes(v);
       found = true;
-      // Copy the key out of the map before the cursor moves (next may point into it).
-      rc = -1;  // moved below, after fn
+      advance_table = true;  // after fn: next and value may point into the cursor's page
     }
     bool deleted =
         outbox_deleted != 0 && next.size() == 8 && keys::get_be64(next.data()) <= outbox_deleted;
     bool go_on = deleted || fn(next, value);
-    if (rc == -1) rc = cur.get(&k, &v, step);
+    if (advance_table) rc = cur.get(&k, &v, step);
     if (!go_on) return;
   }
 }

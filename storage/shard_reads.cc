@@ -67,9 +67,7 @@ std::optional<uint64_t> Shard::get_meta_u64(std::string_view name) {
   Impl::ReadTxn txn(*impl_);
   auto v = txn.value(Table::Meta, {reinterpret_cast<const uint8_t*>(name.data()), name.size()});
   if (!v || v->size() != 8) return std::nullopt;
-  uint64_t value = 0;
-  for (int i = 7; i >= 0; --i) value = (value << 8) | (*v)[i];
-  return value;
+  return keys::get_le64(v->data());
 }
 
 // ---- range reads ----

@@ -82,8 +82,7 @@ void WriteBatch::put_rdedup(uint64_t sender_uid, uint64_t client_msg_id, const D
 }
 
 void WriteBatch::put_meta_u64(std::string_view name, uint64_t value) {
-  uint8_t le[8];
-  for (int i = 0; i < 8; ++i) le[i] = static_cast<uint8_t>(value >> (8 * i));
+  auto le = keys::le64(value);
   add(Table::Meta, {reinterpret_cast<const uint8_t*>(name.data()), name.size()}, le);
 }
 
