@@ -23,8 +23,8 @@ constexpr uint32_t kDedupExpiryRows = 2000;
 ShardState::ShardState(Worker* worker, storage::Shard* shard)
     : worker_(worker),
       shard_(shard),
-      ids_(shard->index(), shard->get_meta_u64(kMetaLastMsgId).value_or(0)),
-      writer_(shard, worker->wake_fd()) {
+      ids_(shard->index(), shard->get_meta_u64(kMetaLastMsgId).value_or(0)) {
+  shard->set_wake_fd(worker->wake_fd());  // a checkpoint may make room for a Busy commit
   persisted_last_msg_id_ = ids_.last();
   uid_counter_ = durable_uid_counter_ = shard->get_meta_u64(kMetaUidCounter).value_or(0);
   gid_counter_ = durable_gid_counter_ = shard->get_meta_u64(kMetaGidCounter).value_or(0);
@@ -32,7 +32,9 @@ ShardState::ShardState(Worker* worker, storage::Shard* shard)
   next_outbox_position_ = shard->last_outbox_position() + 1;
 }
 
-ShardState::~ShardState() = default;
+ShardState::~ShardState() {
+  shard_->set_wake_fd(-1);
+}
 
 bool ShardState::idle() const {
   return !inflight_ && batches_[building_].empty();
@@ -171,6 +173,10 @@ void ShardState::submit_if_ready() {
   }
   if (uid_counter_ != durable_uid_counter_) b.writes.put_meta_u64(kMetaUidCounter, uid_counter_);
   if (gid_counter_ != durable_gid_counter_) b.writes.put_meta_u64(kMetaGidCounter, gid_counter_);
+  storage::CommitStatus status = shard_->begin_commit(b.writes, &log_write_);
+  // No room in the log until the checkpointer applies more: the batch keeps building (bounded
+  // by max_batch_ops) and the checkpointer's wake-up brings us back here.
+  if (status == storage::CommitStatus::Busy) return;
   b.batch_no = next_batch_no_++;
   b.uid_counter = uid_counter_;  // what this batch makes durable
   b.gid_counter = gid_counter_;
@@ -180,15 +186,21 @@ void ShardState::submit_if_ready() {
     return;
   }
   inflight_ = true;
-  writer_.submit(&b.writes);
+  if (status != storage::CommitStatus::Ok) return finish_commit(status);  // refused, unwritten
+  worker_->submit_log_write(shard_->index(), log_write_);
 }
 
 void ShardState::poll_commit() {
-  if (!inflight_) return shard_->publish_committed();  // forgets what the checkpoint applied
-  storage::CommitStatus status;
-  if (!writer_.done(&status)) return;
-  // The batch becomes readable here (done() ordered us after the commit), before anything
-  // acts on it being durable.
+  if (!inflight_) shard_->publish_committed();  // forgets what the checkpoint applied
+}
+
+void ShardState::on_log_written(int64_t result) {
+  IM_ASSERT(inflight_);
+  finish_commit(shard_->finish_commit(result));
+}
+
+void ShardState::finish_commit(storage::CommitStatus status) {
+  // The batch becomes readable here, before anything acts on it being durable.
   shard_->publish_committed();
   inflight_ = false;
   Batch& b = batches_[1 - building_];

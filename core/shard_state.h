@@ -1,7 +1,7 @@
 // shard_state.h - everything a worker keeps for one shard it owns: the users whose inboxes
 // live there (next inbox_seq, online devices and their delivery cursors), cached
 // conversation rows, the dedup rows of sends not yet committed, and the two write batches
-// (one building during this loop turn, one in flight at the writer thread).
+// (one building during this loop turn, one whose log write is in flight).
 //
 // Invariants (owner worker thread only):
 // - inbox_seq is assigned here, in order, and a batch commits all of its writes or none;
@@ -23,7 +23,6 @@
 #include "core/envelope.h"
 #include "core/frames.h"
 #include "core/kdf_pool.h"
-#include "core/shard_writer.h"
 #include "storage/msg_id.h"
 #include "storage/shard.h"
 #include "storage/write_batch.h"
@@ -39,8 +38,10 @@ class ShardState {
 
   void handle(EnvelopePtr e);
   void on_kdf_done(KdfJob&& job);
-  void poll_commit();      // each loop turn: complete the in-flight batch if it is done
-  void submit_if_ready();  // end of each loop turn
+  void poll_commit();      // each loop turn: let the overlay forget what the checkpoint applied
+  void submit_if_ready();  // end of each loop turn: start the next commit if none is in flight
+  // The worker's io_uring finished the in-flight batch's log write with result.
+  void on_log_written(int64_t result);
   void on_tick(int64_t now_ms);
   bool idle() const;
   // At start: re-sends the second steps this shard committed but never saw confirmed.
@@ -136,6 +137,7 @@ class ShardState {
   uint64_t assign_seq(UserMem& u);
   void after_frames(const ConnRef& conn, uint64_t req_id, Bytes&& frames);
   void after_durable(uint64_t uid, uint64_t seq);
+  void finish_commit(storage::CommitStatus status);
   void complete(Batch& batch);
   void clear_batch(Batch& batch);
   void fail(Batch& batch, Code code, const char* reason);
@@ -236,8 +238,7 @@ class ShardState {
   uint64_t next_outbox_position_ = 1;
   std::set<uint64_t> outbox_open_;  // positions forwarded and not yet confirmed
   uint64_t outbox_deleted_through_ = 0;
-  // Last member: destroyed (its thread joined) before the batches it may still be reading.
-  ShardWriter writer_;
+  storage::LogWrite log_write_;  // the in-flight batch's log write (read by the kernel)
 };
 
 }  // namespace im::core

@@ -7,7 +7,7 @@
 
 namespace im::core {
 
-enum class Tag : uint8_t { Accept = 1, Recv, Send, Wake, Tick, Ignore };
+enum class Tag : uint8_t { Accept = 1, Recv, Send, Wake, Tick, LogWrite, Ignore };
 constexpr uint16_t kRecvBufferGroup = 1;
 
 inline uint64_t make_tag(Tag kind, uint32_t slot, uint32_t gen) {

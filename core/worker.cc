@@ -156,6 +156,12 @@ void Worker::arm_wake() {
   io_uring_sqe_set_data64(sqe, make_tag(Tag::Wake, 0, 0));
 }
 
+void Worker::submit_log_write(uint32_t shard, const storage::LogWrite& w) {
+  io_uring_sqe* sqe = get_sqe();
+  io_uring_prep_writev2(sqe, w.fd, w.iov, unsigned(w.iov_count), w.offset, w.rw_flags);
+  io_uring_sqe_set_data64(sqe, make_tag(Tag::LogWrite, shard, 0));
+}
+
 void Worker::arm_tick() {
   tick_ts_.tv_sec = 1;
   tick_ts_.tv_nsec = 0;
@@ -222,6 +228,9 @@ void Worker::reap_completions() {
       case Tag::Tick:
         on_tick();
         arm_tick();
+        break;
+      case Tag::LogWrite:
+        owned_shards_[slot / shared_->worker_count]->on_log_written(cqe->res);
         break;
       case Tag::Ignore:
         break;

@@ -26,6 +26,7 @@
 #include "core/token.h"
 #include "protocol/im_generated.h"
 #include "storage/shard.h"
+#include "storage/shard_log.h"
 
 namespace im::core {
 
@@ -72,6 +73,8 @@ class Worker {
   // ---- used by session and shard code (this thread only) ----
   // Hands a request to the owner of e->shard (a direct call when that is this worker).
   void route_to_shard(EnvelopePtr e);
+  // Queues a shard's log write on this worker's ring (done: ShardState::on_log_written).
+  void submit_log_write(uint32_t shard, const storage::LogWrite& write);
   // Hands an outcome to the worker of e->conn.
   void route_to_conn(EnvelopePtr e);
   // Sends length-prefixed frames to a connection anywhere.

@@ -2,6 +2,7 @@
 #include "storage/checkpointer.h"
 
 #include <pthread.h>
+#include <unistd.h>
 
 namespace im::storage {
 
@@ -23,11 +24,9 @@ Checkpointer::~Checkpointer() {
 
 void Checkpointer::enqueue(LogRecordPtr rec) {
   std::unique_lock lock(mu_);
-  space_cv_.wait(lock, [&] {
-    return queued_bytes_ < limits_.max_queued_bytes || status_.load() != CommitStatus::Ok;
-  });
   if (queue_.empty()) oldest_at_ = Clock::now();
   queued_bytes_ += rec->bytes.size();
+  queued_bytes_atomic_.store(queued_bytes_, std::memory_order_release);
   queue_.push_back(std::move(rec));
   if (queued_bytes_ >= limits_.batch_bytes) work_cv_.notify_one();
 }
@@ -70,12 +69,18 @@ void Checkpointer::run() {
     if (st == CommitStatus::Ok) {
       applied_through_.store(batch.back()->position, std::memory_order_release);
       for (auto& r : batch) queued_bytes_ -= r->bytes.size();
+      queued_bytes_atomic_.store(queued_bytes_, std::memory_order_release);
     } else {
       // Keep them, in order, ahead of anything queued meanwhile; they stay in the log too.
       queue_.insert(queue_.begin(), batch.begin(), batch.end());
       oldest_at_ = Clock::now();
     }
     space_cv_.notify_all();
+    if (int fd = wake_fd_.load(); fd >= 0) {
+      uint64_t one = 1;
+      ssize_t n = ::write(fd, &one, sizeof(one));
+      (void)n;
+    }
     if (st == CommitStatus::IoError) {
       // Never retried (see shard.h); wait for the stop.
       work_cv_.wait(lock, [&] { return stop_; });

@@ -4,8 +4,9 @@
 // position it reached. The log append is what an acknowledgement waits for; this runs beside
 // it, so its page writes and fsyncs never delay an answer.
 //
-// Bounds: the queue holds at most max_queued_bytes (the writer's enqueue blocks beyond that,
-// which holds back the owner's next batch: back-pressure, not memory growth). A failed apply
+// Bounds: the owner commits nothing while max_queued_bytes are queued (Shard::begin_commit
+// answers Busy and the owner retries when this thread wakes it through the wake fd after an
+// apply): back-pressure, not memory growth. A failed apply
 // (map or disk full) keeps the records queued, reports the status (the shard then refuses new
 // writes) and retries every retry_ms; an I/O error stops applying for good.
 #pragma once
@@ -43,9 +44,13 @@ class Checkpointer {
   Checkpointer(const Checkpointer&) = delete;
   Checkpointer& operator=(const Checkpointer&) = delete;
 
-  // Queues a committed record (positions increasing). Blocks while the queue is over its bound
-  // and applying works.
+  // Queues a committed record (positions increasing). Never blocks: the caller checks
+  // queued_bytes() against the bound before it commits.
   void enqueue(LogRecordPtr rec);
+  // Bytes queued or being applied (any thread).
+  uint64_t queued_bytes() const { return queued_bytes_atomic_.load(std::memory_order_acquire); }
+  // After each apply, 1 is written to fd (an eventfd): -1 for none.
+  void set_wake_fd(int fd) { wake_fd_.store(fd); }
   // Blocks until everything queued so far is applied or applying failed; returns the status.
   CommitStatus flush();
   // Highest position applied to the tables (any thread).
@@ -63,10 +68,12 @@ class Checkpointer {
   std::string thread_name_;
   std::mutex mu_;
   std::condition_variable work_cv_;   // the thread waits for records / stop / flush
-  std::condition_variable space_cv_;  // enqueue and flush wait for progress
+  std::condition_variable space_cv_;  // flush waits for progress
   std::deque<LogRecordPtr> queue_;
   std::chrono::steady_clock::time_point oldest_at_;
   uint64_t queued_bytes_ = 0;  // queued plus being applied
+  std::atomic<uint64_t> queued_bytes_atomic_{0};
+  std::atomic<int> wake_fd_{-1};
   bool applying_ = false;
   uint64_t flush_waiters_ = 0;
   bool stop_ = false;

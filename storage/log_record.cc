@@ -27,13 +27,6 @@ std::shared_ptr<LogRecord> make_log_record(const WriteBatch& batch) {
   return rec;
 }
 
-LogRecordPtr log_record_from(uint64_t position, std::span<const uint8_t> bytes) {
-  auto rec = std::make_shared<LogRecord>();
-  rec->position = position;
-  rec->bytes.assign(bytes.begin(), bytes.end());
-  return rec;
-}
-
 std::optional<BatchView> LogRecord::view() const {
   uint32_t format = 0;
   if (bytes.size() < kHeaderBytes) return std::nullopt;

@@ -19,7 +19,12 @@ namespace im::storage {
 class WriteBatch;
 
 struct LogRecord {
-  uint64_t position = 0;  // the record's key in the log: increasing, never reused
+  uint64_t position = 0;  // increasing, never reused
+  // Where the record lies in the ring file, the offset after it and its chain hash
+  // (storage/shard_log.h); set when the log places it.
+  uint64_t offset = 0;
+  uint64_t end_offset = 0;
+  uint64_t hash = 0;
   std::vector<uint8_t> bytes;
   // The batch inside; valid as long as the record. nullopt if the bytes are not a record of a
   // format this build knows (a damaged log).
@@ -29,7 +34,5 @@ using LogRecordPtr = std::shared_ptr<const LogRecord>;
 
 // Encodes batch as a record (its position is set once the log has assigned one).
 std::shared_ptr<LogRecord> make_log_record(const WriteBatch& batch);
-// Wraps bytes read back from the log.
-LogRecordPtr log_record_from(uint64_t position, std::span<const uint8_t> bytes);
 
 }  // namespace im::storage

@@ -1,11 +1,12 @@
 // shard.cc - one shard: open (and reload of unapplied log records), commit to the log,
 // publishing to the overlay, the checkpointer's apply to the tables, map growth, fault states.
-// Threads: commit() runs on the shard's writer thread (one at a time), apply on the
-// checkpointer's thread; reads (shard_reads.cc) and publish_committed() on the owner worker.
+// Threads: commits and publish_committed() run on the owner (one commit at a time), apply on
+// the checkpointer's thread, reads (shard_reads.cc) on the owner worker or any thread.
 // Invariant: mdb_env_set_mapsize on the tables runs only while no transaction of this process
 // is active - reads hold resize_mutex shared for the life of their transaction, the apply
 // takes it exclusively to remap, between its own transactions.
 #include <lmdb.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -19,6 +20,7 @@
 #include "storage/record_codec.h"
 #include "storage/shard.h"
 #include "storage/shard_impl.h"
+#include "storage/storage_assert.h"
 
 namespace im::storage {
 namespace {
@@ -47,8 +49,10 @@ static_assert(every_table_named(), "kTableNames must name every Table");
 constexpr unsigned kMaxReaders = 256;      // reader slots: owner worker + tools, with headroom
 constexpr int kMaxGrowsPerCommit = 48;     // doubling: a bound, not a limit that is ever met
 constexpr uint64_t kExpireScanFactor = 4;  // expiry visits at most max_rows * 4 rows per table
-// Meta row: the highest log position the tables include (written by every apply).
+// Meta rows written by every apply: the highest log position the tables include, and where
+// that record ends in the ring file with its chain hash (where recovery starts).
 constexpr std::string_view kMetaAppliedLog = "log_applied";
+constexpr std::string_view kMetaAppliedAt = "log_applied_at";
 
 uint64_t page_bytes() {
   long p = ::sysconf(_SC_PAGESIZE);
@@ -71,6 +75,8 @@ const char* commit_status_name(CommitStatus s) {
       return "DiskFull";
     case CommitStatus::IoError:
       return "IoError";
+    case CommitStatus::Busy:
+      return "Busy";
   }
   return "Unknown";
 }
@@ -137,16 +143,17 @@ std::unique_ptr<Shard> Shard::open(const std::string& dir, uint32_t index,
     *error = "cannot open LMDB environment " + dir + ": " + mdb_strerror(rc);
     return nullptr;
   }
-  auto applied = impl->read_applied_position();
+  auto applied = impl->read_applied_cursor();
   if (!applied) {
     *error = "cannot read the applied log position in " + dir;
     return nullptr;
   }
-  int rc = 0;
+  int err = 0;
   const std::string log_dir = dir + "/log";
-  impl->log = ShardLog::open(log_dir, options, &rc);
+  const uint64_t ring_bytes = std::max(options.log_ring_bytes, 4 * options.max_unapplied_bytes);
+  impl->log = ShardLog::open(log_dir, ring_bytes, options.sync, &err);
   if (!impl->log) {
-    *error = "cannot open the shard log " + log_dir + ": " + mdb_strerror(rc);
+    *error = "cannot open the shard log " + log_dir + ": " + std::strerror(err);
     return nullptr;
   }
   char name[16];
@@ -157,42 +164,52 @@ std::unique_ptr<Shard> Shard::open(const std::string& dir, uint32_t index,
       CheckpointLimits{.interval_ms = options.checkpoint_interval_ms,
                        .batch_bytes = options.checkpoint_bytes,
                        .max_queued_bytes = options.max_unapplied_bytes});
-  impl->checkpointer->set_applied_through(*applied);
-  impl->published_through = impl->pruned_through = *applied;
-  impl->committed_through.store(*applied);
+  impl->max_unapplied_bytes = options.max_unapplied_bytes;
+  impl->checkpointer->set_applied_through(applied->position);
+  impl->published_through = impl->pruned_through = applied->position;
+  impl->committed_through.store(applied->position);
   // Records the tables do not include yet (a crash, or a full map at the last stop): visible
   // at once through the overlay, applied again in the background (applying is idempotent).
   bool damaged = false;
-  rc = impl->log->read_after(*applied, [&](uint64_t pos, std::span<const uint8_t> bytes) {
+  err = impl->log->recover(*applied, [&](LogRecordPtr rec) {
     if (damaged) return;
-    auto rec = log_record_from(pos, bytes);
     if (!impl->overlay.publish(rec)) {
       damaged = true;
       return;
     }
-    impl->published_through = pos;
-    impl->committed_through.store(pos);
+    impl->published_through = rec->position;
+    impl->committed_through.store(rec->position);
     impl->checkpointer->enqueue(std::move(rec));
   });
-  if (rc || damaged) {
+  if (err || damaged) {
     *error = "cannot replay the shard log " + log_dir + ": " +
-             (damaged ? std::string("a record is damaged") : std::string(mdb_strerror(rc)));
+             (damaged ? std::string("a record is damaged") : std::string(std::strerror(err)));
     return nullptr;
   }
   return std::unique_ptr<Shard>(new Shard(index, std::move(impl)));
 }
 
-std::optional<uint64_t> Shard::Impl::read_applied_position() {
+std::optional<LogCursor> Shard::Impl::read_applied_cursor() {
   MDB_txn* txn = nullptr;
   if (mdb_txn_begin(env, nullptr, MDB_RDONLY, &txn) != 0) return std::nullopt;
+  LogCursor cursor;
   MDB_val k{kMetaAppliedLog.size(), const_cast<char*>(kMetaAppliedLog.data())};
   MDB_val v;
   int rc = mdb_get(txn, dbi(Table::Meta), &k, &v);
-  uint64_t position = 0;
-  if (rc == 0 && v.mv_size == 8) position = keys::get_le64(static_cast<const uint8_t*>(v.mv_data));
+  if (rc == 0 && v.mv_size == 8) {
+    cursor.position = keys::get_le64(static_cast<const uint8_t*>(v.mv_data));
+  }
+  if (rc == 0 || rc == MDB_NOTFOUND) {
+    k = MDB_val{kMetaAppliedAt.size(), const_cast<char*>(kMetaAppliedAt.data())};
+    rc = mdb_get(txn, dbi(Table::Meta), &k, &v);
+    if (rc == 0 && v.mv_size == 16) {
+      cursor.end_offset = keys::get_le64(static_cast<const uint8_t*>(v.mv_data));
+      cursor.hash = keys::get_le64(static_cast<const uint8_t*>(v.mv_data) + 8);
+    }
+  }
   mdb_txn_abort(txn);
   if (rc != 0 && rc != MDB_NOTFOUND) return std::nullopt;
-  return position;
+  return cursor;
 }
 
 Shard::Shard(uint32_t index, std::unique_ptr<Impl> impl) : index_(index), impl_(std::move(impl)) {}
@@ -200,25 +217,58 @@ Shard::~Shard() = default;
 
 // ---- writes ----
 
-CommitStatus Shard::commit(const WriteBatch& batch) {
-  if (impl_->writes_stopped.load()) return CommitStatus::IoError;
+CommitStatus Shard::begin_commit(const WriteBatch& batch, LogWrite* write) {
+  Impl& m = *impl_;
+  IM_ASSERT(!m.inflight);
+  write->bytes = 0;
+  if (m.writes_stopped.load()) return CommitStatus::IoError;
   if (batch.empty()) return CommitStatus::Ok;
   // While the tables cannot take the log's records (full), take no more of them.
-  CommitStatus applying = impl_->checkpointer->status();
+  CommitStatus applying = m.checkpointer->status();
   if (applying != CommitStatus::Ok) return applying;
+  if (m.checkpointer->queued_bytes() >= m.max_unapplied_bytes) return CommitStatus::Busy;
+  m.log->trim(m.checkpointer->applied_through());
   auto rec = make_log_record(batch);
-  uint64_t position = 0;
-  if (int rc = impl_->log->append(rec->bytes, impl_->checkpointer->applied_through(), &position)) {
-    return impl_->fail(rc);
-  }
-  rec->position = position;
-  {
-    std::lock_guard lock(impl_->handoff_mutex);
-    impl_->committed.push_back(rec);
-  }
-  impl_->committed_through.store(position, std::memory_order_release);
-  impl_->checkpointer->enqueue(std::move(rec));
+  if (!m.log->place(*rec, write)) return CommitStatus::Busy;
+  m.inflight = std::move(rec);
   return CommitStatus::Ok;
+}
+
+CommitStatus Shard::finish_commit(int64_t write_result) {
+  Impl& m = *impl_;
+  IM_ASSERT(m.inflight);
+  std::shared_ptr<LogRecord> rec = std::move(m.inflight);
+  if (int err = m.log->complete(write_result)) return m.fail(err);
+  {
+    std::lock_guard lock(m.handoff_mutex);
+    m.committed.push_back(rec);
+  }
+  m.committed_through.store(rec->position, std::memory_order_release);
+  m.checkpointer->enqueue(std::move(rec));
+  return CommitStatus::Ok;
+}
+
+CommitStatus Shard::commit(const WriteBatch& batch) {
+  for (;;) {
+    LogWrite w;
+    CommitStatus st = begin_commit(batch, &w);
+    if (st == CommitStatus::Busy) {
+      CommitStatus applied = impl_->checkpointer->flush();  // room comes from applying
+      if (applied != CommitStatus::Ok) return applied;
+      impl_->log->trim(impl_->checkpointer->applied_through());
+      continue;
+    }
+    if (st != CommitStatus::Ok || w.bytes == 0) return st;
+    int64_t result;
+    do {
+      result = ::pwritev2(w.fd, w.iov, w.iov_count, off_t(w.offset), w.rw_flags);
+    } while (result < 0 && errno == EINTR);
+    return finish_commit(result < 0 ? -int64_t(errno) : result);
+  }
+}
+
+void Shard::set_wake_fd(int fd) {
+  impl_->checkpointer->set_wake_fd(fd);
 }
 
 void Shard::publish_committed() {
@@ -277,10 +327,18 @@ int Shard::Impl::apply_txn(std::span<const LogRecordPtr> records, ExpireResume* 
     if (rc) break;
   }
   if (rc == 0 && !records.empty()) {
-    auto le = keys::le64(records.back()->position);
+    const LogRecord& last = *records.back();
+    auto le = keys::le64(last.position);
     MDB_val k{kMetaAppliedLog.size(), const_cast<char*>(kMetaAppliedLog.data())};
     MDB_val v{le.size(), le.data()};
     rc = mdb_put(txn, dbi(Table::Meta), &k, &v, 0);
+    auto end = keys::le64(last.end_offset), hash = keys::le64(last.hash);
+    uint8_t at[16];
+    std::memcpy(at, end.data(), 8);
+    std::memcpy(at + 8, hash.data(), 8);
+    k = MDB_val{kMetaAppliedAt.size(), const_cast<char*>(kMetaAppliedAt.data())};
+    v = MDB_val{sizeof(at), at};
+    if (rc == 0) rc = mdb_put(txn, dbi(Table::Meta), &k, &v, 0);
   }
   if (rc) {
     mdb_txn_abort(txn);
@@ -396,7 +454,7 @@ uint64_t Shard::used_bytes() {
 }
 
 uint64_t Shard::log_used_bytes() {
-  return impl_->log->used_bytes();
+  return impl_->log->file_bytes();
 }
 
 uint64_t Shard::map_bytes() {

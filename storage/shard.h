@@ -3,10 +3,10 @@
 // Model: a shard is owned by exactly one worker thread (core decides which). Reads happen
 // on that worker through short read transactions (MDB_NOTLS), and return copies or invoke
 // a callback while the transaction is open. Writes are never done directly: the owner
-// collects a WriteBatch per loop turn and one writer thread calls commit(), which appends the
-// batch as one record to the shard's log (storage/shard_log.h) and (in sync mode) returns
-// only once it is durable. The owner then calls publish_committed(): reads see the batch from
-// then on, through an in-memory overlay (storage/overlay.h), until the checkpointer
+// collects a WriteBatch per loop turn and commits it as one record of the shard's log
+// (storage/shard_log.h): begin_commit() places it, the owner's io_uring writes it (durable in
+// sync mode), finish_commit() takes the result. The owner then calls publish_committed(): reads see
+// the batch from then on, through an in-memory overlay (storage/overlay.h), until the checkpointer
 // (storage/checkpointer.h) has applied it to the keyed tables below, in large batches. A
 // restart loads the log records the tables do not cover yet back into the overlay.
 //
@@ -33,6 +33,7 @@
 #include "storage/group_records.h"
 #include "storage/log_record.h"
 #include "storage/records.h"
+#include "storage/shard_log.h"
 #include "storage/write_batch.h"
 
 namespace im::storage {
@@ -42,19 +43,22 @@ enum class CommitStatus : uint8_t {
   MapFull,   // MDB_MAP_FULL at max_map_bytes: writes refused until space is freed
   DiskFull,  // ENOSPC / EDQUOT
   IoError,   // EIO or anything else: the shard must stop taking writes
+  Busy,      // begin_commit only: no room in the log yet; nothing happened, retry later
 };
 const char* commit_status_name(CommitStatus s);
 
 struct ShardOptions {
-  uint64_t map_bytes = 1ull << 30;       // initial LMDB map size (tables and log each)
-  uint64_t max_map_bytes = 64ull << 30;  // each map grows up to this on MDB_MAP_FULL
-  bool sync = true;                      // false: MDB_NOSYNC (benchmarks only)
+  uint64_t map_bytes = 1ull << 30;       // initial LMDB map size of the tables
+  uint64_t max_map_bytes = 64ull << 30;  // the map grows up to this on MDB_MAP_FULL
+  bool sync = true;                      // false: no fsync at all (benchmarks only)
   // Checkpoints (storage/checkpointer.h): apply the log to the tables once its oldest
   // unapplied record is this old or this many bytes are unapplied; commits wait while
   // max_unapplied_bytes are unapplied. A restart replays at most that much.
   uint32_t checkpoint_interval_ms = 100;
   uint64_t checkpoint_bytes = 4ull << 20;
   uint64_t max_unapplied_bytes = 16ull << 20;
+  // The log's ring file grows to this before it wraps (at least 4 x max_unapplied_bytes).
+  uint64_t log_ring_bytes = 64ull << 20;
 };
 
 struct InboxItem {
@@ -83,10 +87,22 @@ class Shard {
 
   uint32_t index() const { return index_; }
 
-  // ---- writes (writer thread only, one at a time) ----
-  // Makes batch durable as one log record: all of it or (on failure) none of it. Refused with
-  // the apply's status while the checkpointer cannot apply (map or disk full).
+  // ---- writes (owner thread only, one commit at a time) ----
+  // The owner's asynchronous commit: places batch as the next log record and fills *write;
+  // the caller does that write (the worker through its io_uring) and passes its result to
+  // finish_commit, which returns Ok once the record is durable (sync mode). begin_commit
+  // returns Busy, placing nothing, while the log has no room or the checkpointer is at its
+  // bound (retry when the wake fd fires), and refuses the batch with the apply's status while
+  // the checkpointer cannot apply (map or disk full). An empty batch needs no write: Ok and
+  // write->bytes == 0, no finish_commit.
+  CommitStatus begin_commit(const WriteBatch& batch, LogWrite* write);
+  CommitStatus finish_commit(int64_t write_result);
+  // The synchronous form (tests, tools, benchmarks): durable on return in sync mode; waits
+  // for the checkpointer when Busy.
   CommitStatus commit(const WriteBatch& batch);
+  // The checkpointer writes 1 (an eventfd counter) to fd after each apply: an owner waiting
+  // on Busy, or for records to prune, wakes. -1: nobody.
+  void set_wake_fd(int fd);
   // Owner thread, each loop turn: makes batches committed since the last call visible to reads
   // and forgets those the checkpointer has applied. Cheap when there is nothing to do.
   void publish_committed();
@@ -158,7 +174,7 @@ class Shard {
 
   // Bytes used by the map (for metrics) and the map size now.
   uint64_t used_bytes();
-  uint64_t log_used_bytes();  // the log's environment (writer thread or quiet shard)
+  uint64_t log_used_bytes();  // the log's ring file
   uint64_t map_bytes();
 
  private:

@@ -1,8 +1,8 @@
 // shard_impl.h - private to storage/shard*.cc and group_reads.cc: the state behind a Shard (the
 // tables' LMDB env, its table handles, the resize lock, the log, the overlay and the
 // checkpointer) and the read-transaction / cursor / scan helpers those files share.
-// Thread rules are those of shard.h: the log is written by commit() only, the tables by the
-// checkpointer's apply only, the overlay by the owner under overlay_mutex.
+// Thread rules are those of shard.h: the log is written by the owner's commits only, the tables by
+// the checkpointer's apply only, the overlay by the owner under overlay_mutex.
 #pragma once
 
 #include <lmdb.h>
@@ -94,10 +94,12 @@ struct Shard::Impl {
   detail::ExpireResume expire_resume[detail::kExpireTableCount];
 
   std::unique_ptr<ShardLog> log;
+  std::shared_ptr<LogRecord> inflight;  // placed by begin_commit, awaiting finish_commit
+  uint64_t max_unapplied_bytes = 0;
   // Reads: shared. publish/prune: exclusive (owner thread).
   std::shared_mutex overlay_mutex;
   Overlay overlay;
-  // Records committed by the writer, not yet published by the owner.
+  // Records committed, not yet published to the overlay.
   std::mutex handoff_mutex;
   std::vector<LogRecordPtr> committed;
   std::atomic<uint64_t> committed_through{0};
@@ -136,7 +138,7 @@ struct Shard::Impl {
   CommitStatus apply_records(std::span<const LogRecordPtr> records);
   int apply_txn(std::span<const LogRecordPtr> records, detail::ExpireResume* next);
   int apply_view(MDB_txn* txn, const BatchView& batch, detail::ExpireResume* next);
-  std::optional<uint64_t> read_applied_position();
+  std::optional<LogCursor> read_applied_cursor();
   int delete_outbox_through(MDB_txn* txn, uint64_t through);
   int expire(MDB_txn* txn, Table table, int64_t cutoff_ms, uint32_t max_rows,
              detail::ExpireResume* resume);

@@ -1,165 +1,226 @@
-// shard_log.cc - the shard log's LMDB environment: open, append + trim, replay, map growth.
+// shard_log.cc - the shard log's ring file: open, placement of records in the ring, the
+// synchronous append, and recovery along the hash chain (format in shard_log.h).
 #include "storage/shard_log.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
+#define XXH_STATIC_LINKING_ONLY  // XXH3_state_t on the stack
+#include <xxhash.h>
 
-#include <algorithm>
 #include <cerrno>
+#include <cstring>
 #include <filesystem>
+#include <vector>
 
-#include "storage/keys.h"
+#include "storage/storage_assert.h"
 
 namespace im::storage {
 namespace {
 
-constexpr size_t kMaxTrimPerAppend = 4096;  // records deleted by one append, at most
-constexpr int kMaxGrowsPerAppend = 48;      // doubling: a bound, never met
+constexpr uint32_t kMagic = 0x474c4d49;  // "IMLG"
+constexpr size_t kHeaderBytes = 24;
+constexpr size_t kHashedHeaderBytes = 16;         // magic, length, position
+constexpr uint64_t kMaxRecordBytes = 1ull << 32;  // a length above this is damage
+const uint8_t kZeros[8] = {};
 
-uint64_t round_to_pages(uint64_t n) {
-  long p = ::sysconf(_SC_PAGESIZE);
-  uint64_t page = p > 0 ? uint64_t(p) : 4096;
-  return std::max<uint64_t>(n, page) / page * page;
+uint64_t padded(uint64_t payload_bytes) {
+  return (kHeaderBytes + payload_bytes + 7) / 8 * 8;
+}
+
+void encode_header(uint8_t* out, uint32_t length, uint64_t position) {
+  std::memcpy(out, &kMagic, 4);
+  std::memcpy(out + 4, &length, 4);
+  std::memcpy(out + 8, &position, 8);
+}
+
+uint64_t chain_hash(const uint8_t* header, std::span<const uint8_t> payload, uint64_t seed) {
+  XXH3_state_t state;
+  XXH3_64bits_reset_withSeed(&state, seed);
+  XXH3_64bits_update(&state, header, kHashedHeaderBytes);
+  XXH3_64bits_update(&state, payload.data(), payload.size());
+  return XXH3_64bits_digest(&state);
+}
+
+int pread_all(int fd, uint8_t* buf, size_t n, uint64_t offset) {
+  while (n > 0) {
+    ssize_t r = ::pread(fd, buf, n, off_t(offset));
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) return errno;
+    if (r == 0) return EIO;
+    buf += r;
+    n -= size_t(r);
+    offset += uint64_t(r);
+  }
+  return 0;
+}
+
+int fsync_dir(const std::string& dir) {
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return errno;
+  int rc = ::fsync(fd) == 0 ? 0 : errno;
+  ::close(fd);
+  return rc;
 }
 
 }  // namespace
 
-std::unique_ptr<ShardLog> ShardLog::open(const std::string& dir, const ShardOptions& options,
-                                         int* rc) {
+std::unique_ptr<ShardLog> ShardLog::open(const std::string& dir, uint64_t capacity_bytes, bool sync,
+                                         int* err) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec) {
-    *rc = ec.value();
+    *err = ec.value();
+    return nullptr;
+  }
+  // The log of earlier builds was an LMDB environment here; a clean stop applied all of it.
+  std::filesystem::remove(dir + "/data.mdb", ec);
+  std::filesystem::remove(dir + "/lock.mdb", ec);
+  const std::string path = dir + "/ring";
+  bool existed = ::access(path.c_str(), F_OK) == 0;
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    *err = errno;
     return nullptr;
   }
   std::unique_ptr<ShardLog> log(new ShardLog());
-  log->map_bytes_ = round_to_pages(std::min(options.map_bytes, options.max_map_bytes));
-  // The log holds at most max_unapplied_bytes of records not yet applied plus applied ones not
-  // yet trimmed, so it may outgrow a small max_map_bytes: "full" is the tables' condition
-  // (the checkpointer reports it and the shard refuses writes), never the log's.
-  log->max_map_bytes_ = std::max({log->map_bytes_, round_to_pages(options.max_map_bytes),
-                                  round_to_pages(4 * options.max_unapplied_bytes)});
-  if ((*rc = mdb_env_create(&log->env_))) return nullptr;
-  if ((*rc = mdb_env_set_maxdbs(log->env_, 1))) return nullptr;
-  if ((*rc = mdb_env_set_mapsize(log->env_, log->map_bytes_))) return nullptr;
-  // Same durability rule as the tables: LMDB's default flags in sync mode, never NOMETASYNC.
-  unsigned flags = MDB_NOTLS | (options.sync ? 0u : unsigned(MDB_NOSYNC));
-  if ((*rc = mdb_env_open(log->env_, dir.c_str(), flags, 0600))) return nullptr;
-  int dead = 0;
-  mdb_reader_check(log->env_, &dead);
-  MDB_envinfo info;
-  if ((*rc = mdb_env_set_mapsize(log->env_, 0))) return nullptr;  // adopt the file's size
-  mdb_env_info(log->env_, &info);
-  log->map_bytes_ = info.me_mapsize;
-  MDB_txn* txn = nullptr;
-  if ((*rc = mdb_txn_begin(log->env_, nullptr, 0, &txn))) return nullptr;
-  if ((*rc = mdb_dbi_open(txn, "log", MDB_CREATE, &log->dbi_))) {
-    mdb_txn_abort(txn);
-    return nullptr;
+  log->fd_ = fd;
+  log->sync_ = sync;
+  log->capacity_ = std::max<uint64_t>(capacity_bytes, 1 << 20);
+  if (!existed && sync) {
+    if (int rc = fsync_dir(dir)) {
+      *err = rc;
+      return nullptr;
+    }
   }
-  if ((*rc = mdb_txn_commit(txn))) return nullptr;
   return log;
 }
 
 ShardLog::~ShardLog() {
-  if (env_) mdb_env_close(env_);
+  if (fd_ >= 0) ::close(fd_);
 }
 
-int ShardLog::append(std::span<const uint8_t> bytes, uint64_t trim_through, uint64_t* position) {
-  for (int grows = 0;; ++grows) {
-    int rc = try_append(bytes, trim_through, position);
-    if ((rc != MDB_MAP_FULL && rc != MDB_MAP_RESIZED) || grows == kMaxGrowsPerAppend) return rc;
-    if (int g = grow(rc)) return g;
-  }
-}
-
-int ShardLog::try_append(std::span<const uint8_t> bytes, uint64_t trim_through,
-                         uint64_t* position) {
-  MDB_txn* txn = nullptr;
-  int rc = mdb_txn_begin(env_, nullptr, 0, &txn);
-  if (rc) return rc;
-  MDB_cursor* cur = nullptr;
-  if ((rc = mdb_cursor_open(txn, dbi_, &cur))) {
-    mdb_txn_abort(txn);
-    return rc;
-  }
-  MDB_val k, v;
-  // Trim applied records from the front, then find the last position (another process that
-  // opened this shard, an admin tool, may have appended too).
-  rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
-  for (size_t n = 0; rc == 0 && n < kMaxTrimPerAppend; ++n) {
-    if (k.mv_size != 8 || keys::get_be64(static_cast<const uint8_t*>(k.mv_data)) > trim_through)
-      break;
-    if ((rc = mdb_cursor_del(cur, 0))) break;
-    rc = mdb_cursor_get(cur, &k, &v, MDB_GET_CURRENT);
-    if (rc == EINVAL) rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
-  }
-  if (rc == 0 || rc == MDB_NOTFOUND) rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
-  uint64_t last = 0;
-  if (rc == 0 && k.mv_size == 8) last = keys::get_be64(static_cast<const uint8_t*>(k.mv_data));
-  mdb_cursor_close(cur);
-  if (rc != 0 && rc != MDB_NOTFOUND) {
-    mdb_txn_abort(txn);
-    return rc;
-  }
-  // After a trim of every record the log is empty: positions continue from trim_through.
-  uint64_t pos = std::max(last, trim_through) + 1;
-  auto key = keys::make(pos);
-  MDB_val kv{key.bytes.size(), key.bytes.data()};
-  MDB_val vv{bytes.size(), const_cast<uint8_t*>(bytes.data())};
-  if ((rc = mdb_put(txn, dbi_, &kv, &vv, MDB_APPEND))) {
-    mdb_txn_abort(txn);
-    return rc;
-  }
-  if ((rc = mdb_txn_commit(txn))) return rc;
-  *position = pos;
-  return 0;
-}
-
-int ShardLog::grow(int rc) {
-  uint64_t target = 0;  // MDB_MAP_RESIZED: adopt the size another process set
-  if (rc == MDB_MAP_FULL) {
-    if (map_bytes_ >= max_map_bytes_) return MDB_MAP_FULL;
-    target = map_bytes_ > max_map_bytes_ / 2 ? max_map_bytes_ : map_bytes_ * 2;
-  }
-  // No read transaction of this process is open on the log outside append/read_after, which
-  // never overlap, so the map may be resized here.
-  if (int r = mdb_env_set_mapsize(env_, target)) return r;
-  MDB_envinfo info;
-  mdb_env_info(env_, &info);
-  map_bytes_ = info.me_mapsize;
-  return 0;
-}
-
-int ShardLog::read_after(uint64_t after,
-                         const std::function<void(uint64_t, std::span<const uint8_t>)>& fn) {
-  MDB_txn* txn = nullptr;
-  int rc = mdb_txn_begin(env_, nullptr, MDB_RDONLY, &txn);
-  if (rc) return rc;
-  MDB_cursor* cur = nullptr;
-  if ((rc = mdb_cursor_open(txn, dbi_, &cur))) {
-    mdb_txn_abort(txn);
-    return rc;
-  }
-  auto start = keys::make(after == UINT64_MAX ? after : after + 1);
-  MDB_val k{start.bytes.size(), start.bytes.data()}, v;
-  rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
-  while (rc == 0) {
-    if (k.mv_size == 8) {
-      uint64_t pos = keys::get_be64(static_cast<const uint8_t*>(k.mv_data));
-      if (pos > after) fn(pos, {static_cast<const uint8_t*>(v.mv_data), v.mv_size});
+int ShardLog::recover(const LogCursor& applied, const std::function<void(LogRecordPtr)>& fn) {
+  struct stat st;
+  if (::fstat(fd_, &st) != 0) return errno;
+  const uint64_t file_bytes = uint64_t(st.st_size);
+  last_ = applied;
+  head_ = applied.end_offset;
+  live_.clear();
+  std::vector<uint8_t> payload;
+  // The record after last_ at offset, or nullptr if the chain does not continue there.
+  auto read_at = [&](uint64_t offset) -> std::shared_ptr<LogRecord> {
+    uint8_t h[kHeaderBytes];
+    if (offset + kHeaderBytes > file_bytes || pread_all(fd_, h, kHeaderBytes, offset)) return {};
+    uint32_t magic, length;
+    uint64_t position, hash;
+    std::memcpy(&magic, h, 4);
+    std::memcpy(&length, h + 4, 4);
+    std::memcpy(&position, h + 8, 8);
+    std::memcpy(&hash, h + 16, 8);
+    if (magic != kMagic || position != last_.position + 1 || length >= kMaxRecordBytes ||
+        offset + kHeaderBytes + length > file_bytes) {
+      return {};
     }
-    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+    payload.resize(length);
+    if (pread_all(fd_, payload.data(), length, offset + kHeaderBytes)) return {};
+    if (chain_hash(h, payload, last_.hash) != hash) return {};
+    auto rec = std::make_shared<LogRecord>();
+    rec->position = position;
+    rec->offset = offset;
+    rec->end_offset = offset + padded(length);
+    rec->hash = hash;
+    rec->bytes = std::move(payload);
+    payload = {};
+    return rec;
+  };
+  for (;;) {
+    auto rec = read_at(head_);
+    if (!rec && head_ != 0) rec = read_at(0);  // the writer wrapped
+    if (!rec) break;
+    live_.push_back({rec->position, rec->offset});
+    last_ = {rec->position, rec->end_offset, rec->hash};
+    head_ = rec->end_offset;
+    fn(std::move(rec));
   }
-  mdb_cursor_close(cur);
-  mdb_txn_abort(txn);
-  return rc == MDB_NOTFOUND ? 0 : rc;
+  return 0;
 }
 
-uint64_t ShardLog::used_bytes() {
-  MDB_envinfo info;
-  MDB_stat stat;
-  if (mdb_env_info(env_, &info) != 0 || mdb_env_stat(env_, &stat) != 0) return 0;
-  return (uint64_t{info.me_last_pgno} + 1) * stat.ms_psize;
+bool ShardLog::room_at(uint64_t offset, uint64_t bytes) const {
+  if (live_.empty()) return true;
+  const uint64_t tail = live_.front().offset;
+  if (offset == head_) {
+    if (tail < head_) return head_ + bytes <= capacity_;  // up to the end of the ring
+    return tail > head_ && head_ + bytes <= tail;         // up to the oldest live record
+  }
+  return tail < head_ && bytes <= tail;  // offset 0: wrapped, before the oldest live record
+}
+
+bool ShardLog::place(LogRecord& rec, LogWrite* out) {
+  IM_ASSERT(!outstanding_);
+  const uint64_t bytes = padded(rec.bytes.size());
+  uint64_t offset;
+  if (room_at(head_, bytes) && (!live_.empty() || head_ + bytes <= capacity_)) {
+    offset = head_;
+  } else if (room_at(0, bytes)) {
+    offset = 0;  // an empty ring takes a record of any size at its start (the file grows)
+  } else {
+    return false;
+  }
+  encode_header(header_, uint32_t(rec.bytes.size()), last_.position + 1);
+  rec.position = last_.position + 1;
+  rec.offset = offset;
+  rec.end_offset = offset + bytes;
+  rec.hash = chain_hash(header_, rec.bytes, last_.hash);
+  std::memcpy(header_ + kHashedHeaderBytes, &rec.hash, 8);
+  placed_ = {rec.position, rec.end_offset, rec.hash};
+  live_.push_back({rec.position, offset});
+  outstanding_ = true;
+
+  out->fd = fd_;
+  out->iov[0] = {header_, kHeaderBytes};
+  out->iov[1] = {rec.bytes.data(), rec.bytes.size()};
+  out->iov[2] = {const_cast<uint8_t*>(kZeros), bytes - kHeaderBytes - rec.bytes.size()};
+  out->iov_count = out->iov[2].iov_len > 0 ? 3 : 2;
+  out->offset = offset;
+  out->rw_flags = sync_ ? RWF_DSYNC : 0;
+  out->bytes = bytes;
+  return true;
+}
+
+int ShardLog::complete(int64_t result) {
+  IM_ASSERT(outstanding_);
+  outstanding_ = false;
+  const uint64_t want = placed_.end_offset - live_.back().offset;
+  if (result >= 0 && uint64_t(result) == want) {
+    last_ = placed_;
+    head_ = placed_.end_offset;
+    return 0;
+  }
+  live_.pop_back();
+  return result < 0 ? int(-result) : ENOSPC;  // a short write to a file: out of space
+}
+
+void ShardLog::trim(uint64_t through) {
+  while (!live_.empty() && live_.front().position <= through &&
+         !(outstanding_ && live_.size() == 1)) {
+    live_.pop_front();
+  }
+}
+
+int ShardLog::append(LogRecord& rec) {
+  LogWrite w;
+  if (!place(rec, &w)) return EAGAIN;
+  int64_t result;
+  do {
+    result = ::pwritev2(w.fd, w.iov, w.iov_count, off_t(w.offset), w.rw_flags);
+  } while (result < 0 && errno == EINTR);
+  return complete(result < 0 ? -int64_t(errno) : result);
+}
+
+uint64_t ShardLog::file_bytes() const {
+  struct stat st;
+  return ::fstat(fd_, &st) == 0 ? uint64_t(st.st_size) : 0;
 }
 
 }  // namespace im::storage

@@ -1,6 +1,7 @@
 // Shard faults on real LMDB files: a full map refuses the whole batch and leaves nothing
-// behind, the map grows transparently up to its limit (also under concurrent reads), and a
-// write error stops the shard for good.
+// behind, the map grows transparently up to its limit (also under concurrent reads), a log
+// write out of space is refused and retried in place, and a tables write error stops the
+// shard for good without losing a committed record.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/resource.h>
@@ -8,6 +9,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <filesystem>
 #include <string>
 #include <thread>
 #include <vector>
@@ -160,34 +162,67 @@ TEST(ShardFaults, MapGrownByAnotherProcessIsAdoptedByTheNextCommit) {
   EXPECT_EQ(shard->get_meta_u64("child"), 2u);
 }
 
-TEST(ShardFaults, WriteErrorStopsTheShardAndReopenResumesFromLastCommit) {
-  TempDir dir;
-  auto shard = open_shard(dir.path(), ShardOptions{.map_bytes = 64 << 20});
-  ASSERT_EQ(commit_visible(*shard, inbox_batch(1, 10, "ok")), CommitStatus::Ok);
-
-  // Make the data file unable to grow: writes past the limit fail (EFBIG / short write).
+// Runs fn with the process's file size limit at limit bytes (writes past it fail with EFBIG
+// or come back short), then restores it.
+template <typename Fn>
+void with_file_size_limit(uint64_t limit, Fn fn) {
   struct rlimit old_limit;
   ASSERT_EQ(getrlimit(RLIMIT_FSIZE, &old_limit), 0);
   auto old_handler = signal(SIGXFSZ, SIG_IGN);
   struct rlimit small = old_limit;
-  small.rlim_cur = 1 << 20;
+  small.rlim_cur = limit;
   ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &small), 0);
-  CommitStatus status = commit_visible(*shard, inbox_batch(11, 2000, "too-big"));
+  fn();
   setrlimit(RLIMIT_FSIZE, &old_limit);
   signal(SIGXFSZ, old_handler);
+}
 
-  EXPECT_EQ(status, CommitStatus::IoError);
+TEST(ShardFaults, ALogWriteOutOfSpaceIsRefusedAndTheNextOneTakesItsPlace) {
+  TempDir dir;
+  ShardOptions o{.map_bytes = 64 << 20};
+  auto shard = open_shard(dir.path(), o);
+  ASSERT_EQ(commit_visible(*shard, inbox_batch(1, 10, "ok")), CommitStatus::Ok);
+  CommitStatus status = CommitStatus::Ok;
+  with_file_size_limit(1 << 20,
+                       [&] { status = commit_visible(*shard, inbox_batch(11, 2000, "too-big")); });
+  EXPECT_EQ(status, CommitStatus::DiskFull) << shard->last_commit_error();
+  EXPECT_FALSE(shard->writes_stopped());
+  EXPECT_FALSE(shard->get_meta_u64("too-big"));
+  // Space is back: the next record goes where the refused one would have gone.
+  ASSERT_EQ(commit_visible(*shard, inbox_batch(11, 1, "small")), CommitStatus::Ok);
+  shard.reset();
+  shard = open_shard(dir.path(), o);
+  EXPECT_EQ(shard->last_inbox_seq(1), 11u);
+  EXPECT_EQ(shard->get_meta_u64("small"), 11u);
+  EXPECT_FALSE(shard->get_meta_u64("too-big"));
+}
+
+TEST(ShardFaults, ATablesWriteErrorStopsTheShardAndLosesNothingCommitted) {
+  TempDir dir;
+  ShardOptions o{.map_bytes = 64 << 20};
+  o.checkpoint_interval_ms = 3600 * 1000;  // apply only when asked
+  auto shard = open_shard(dir.path(), o);
+  ASSERT_EQ(commit_visible(*shard, inbox_batch(1, 10, "ok")), CommitStatus::Ok);
+  ASSERT_EQ(shard->checkpoint(), CommitStatus::Ok);
+  // Durable in the log; applying it needs the tables' file to grow, which fails.
+  ASSERT_EQ(commit_visible(*shard, inbox_batch(11, 2000, "big")), CommitStatus::Ok);
+  uint64_t tables_bytes = std::filesystem::file_size(dir.path() + "/data.mdb");
+  CommitStatus applied = CommitStatus::Ok;
+  with_file_size_limit(tables_bytes, [&] { applied = shard->checkpoint(); });
+  EXPECT_EQ(applied, CommitStatus::IoError);
   EXPECT_TRUE(shard->writes_stopped());
-  // Never retried, even once the disk would accept it again.
-  EXPECT_EQ(commit_visible(*shard, inbox_batch(11, 1, "small")), CommitStatus::IoError);
+  // Never retried, even once the disk would accept it again; reads keep working.
+  EXPECT_EQ(commit_visible(*shard, inbox_batch(3000, 1, "small")), CommitStatus::IoError);
   EXPECT_FALSE(shard->get_meta_u64("small"));
-  EXPECT_EQ(shard->last_inbox_seq(1), 10u);  // reads keep working
+  EXPECT_EQ(shard->last_inbox_seq(1), 2010u);
 
   shard.reset();
-  shard = open_shard(dir.path(), ShardOptions{.map_bytes = 64 << 20});
-  EXPECT_EQ(shard->last_inbox_seq(1), 10u);
-  EXPECT_FALSE(shard->get_meta_u64("too-big"));
-  EXPECT_EQ(commit_visible(*shard, inbox_batch(11, 1, "small")), CommitStatus::Ok);
+  shard = open_shard(dir.path(), o);
+  EXPECT_EQ(shard->last_inbox_seq(1), 2010u);  // the committed record, replayed from the log
+  EXPECT_EQ(shard->get_meta_u64("big"), 11u);
+  EXPECT_EQ(commit_visible(*shard, inbox_batch(2011, 1, "small")), CommitStatus::Ok);
+  ASSERT_EQ(shard->checkpoint(), CommitStatus::Ok);
+  EXPECT_EQ(shard->last_inbox_seq(1), 2011u);
 }
 
 }  // namespace
