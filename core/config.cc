@@ -15,6 +15,8 @@
 #include <string_view>
 #include <variant>
 
+#include "core/password_hash.h"
+
 namespace im::core {
 
 namespace {
@@ -37,6 +39,7 @@ constexpr uint64_t kMiB = 1024 * kKiB;
 constexpr uint64_t kGiB = 1024 * kMiB;
 constexpr uint64_t kTiB = 1024 * kGiB;
 constexpr uint64_t kDayMs = 24ull * 3600 * 1000;
+static_assert(Config{}.password_scrypt_n == kDefaultScryptN, "one default for the scrypt cost");
 
 // clang-format off
 const std::array kFields = {
@@ -81,6 +84,9 @@ const std::array kFields = {
         "lifetime of a login token"},
   Field{"dedup_window_ms", &Config::dedup_window_ms, 1000, 366 * kDayMs, "ms",
         "how long a client_msg_id is remembered for resends"},
+  Field{"password_scrypt_n", &Config::password_scrypt_n, kMinScryptN, kMaxScryptN, "N",
+        "scrypt N of new password hashes, a power of two (r = 8: N KiB of memory each); "
+        "below the default for benchmarks and tests only"},
   Field{"cross_worker_queue_entries", &Config::cross_worker_queue_entries, 16, 1ull << 24,
         "entries", "capacity of each queue between two workers"},
   Field{"kdf_queue_entries", &Config::kdf_queue_entries, 1, 1ull << 20, "entries",
@@ -358,6 +364,9 @@ bool check_config(const Config& c, std::string* error) {
   } else if (c.max_outbound_bytes < c.max_frame_bytes) {
     *error = "max_outbound_bytes (" + std::to_string(c.max_outbound_bytes) +
              ") must be at least max_frame_bytes (" + std::to_string(c.max_frame_bytes) + ")";
+  } else if ((c.password_scrypt_n & (c.password_scrypt_n - 1)) != 0) {
+    *error = "password_scrypt_n: " + std::to_string(c.password_scrypt_n) +
+             " is not a power of two (1024, 2048, ..., 16384, ..., 131072)";
   } else if (uint64_t(c.max_unacked_bytes) + 2ull * c.max_frame_bytes > c.max_outbound_bytes) {
     // Pushes stop at max_unacked_bytes plus one page; results need room beside them.
     *error = "max_unacked_bytes (" + std::to_string(c.max_unacked_bytes) +

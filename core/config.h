@@ -40,6 +40,9 @@ struct Config {
   uint32_t max_group_members = 2000;       // current members of one group
   uint64_t token_ttl_ms = 7ull * 24 * 3600 * 1000;
   uint64_t dedup_window_ms = 24ull * 3600 * 1000;
+  // passwords: scrypt cost N of new hashes (a power of two; r = 8, p = 1). Lower than the
+  // default only for benchmarks and tests (docs/security.md).
+  uint32_t password_scrypt_n = 16384;
   // internal queues
   uint32_t cross_worker_queue_entries = 65536;
   uint32_t kdf_queue_entries = 1024;

@@ -4,12 +4,14 @@
 #include <unistd.h>
 
 #include "core/log.h"
-#include "core/password_hash.h"
 
 namespace im::core {
 
-KdfPool::KdfPool(size_t queue_entries, int owner_wake_fd)
-    : jobs_(queue_entries), done_(queue_entries), owner_wake_fd_(owner_wake_fd) {
+KdfPool::KdfPool(size_t queue_entries, const ScryptParams& hash_params, int owner_wake_fd)
+    : jobs_(queue_entries),
+      done_(queue_entries),
+      hash_params_(hash_params),
+      owner_wake_fd_(owner_wake_fd) {
   thread_ = std::thread([this] { run(); });
 }
 
@@ -35,7 +37,7 @@ void KdfPool::run() {
     if (job.verify) {
       job.ok = verify_password(job.password, job.stored);
     } else {
-      job.hash = hash_password(job.password);
+      job.hash = hash_password(job.password, hash_params_);
       job.ok = !job.hash.empty();
     }
     job.password.clear();

@@ -1,6 +1,8 @@
 // kdf_pool.h - a worker's helper thread for slow password hashing (scrypt), so a login
 // never stalls the event loop. Jobs and results travel over bounded SPSC queues; the
 // thread wakes the worker through its eventfd. One per worker; owned by that worker.
+// New hashes use the configured parameters (password_scrypt_n); verification uses the
+// parameters stored with each hash.
 #pragma once
 
 #include <atomic>
@@ -9,6 +11,7 @@
 #include <thread>
 
 #include "core/envelope.h"
+#include "core/password_hash.h"
 #include "core/spsc_queue.h"
 
 namespace im::core {
@@ -25,7 +28,7 @@ struct KdfJob {
 
 class KdfPool {
  public:
-  KdfPool(size_t queue_entries, int owner_wake_fd);
+  KdfPool(size_t queue_entries, const ScryptParams& hash_params, int owner_wake_fd);
   ~KdfPool();
   // Owner thread. False when the queue is full (answer Overloaded).
   bool submit(KdfJob&& job);
@@ -36,6 +39,7 @@ class KdfPool {
   void run();
   SpscQueue<KdfJob> jobs_;
   SpscQueue<KdfJob> done_;
+  const ScryptParams hash_params_;
   int owner_wake_fd_;
   std::atomic<bool> stop_{false};
   std::counting_semaphore<> pending_{0};

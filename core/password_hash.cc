@@ -20,7 +20,8 @@ constexpr size_t kSaltBytes = 16;
 constexpr size_t kHashBytes = 32;
 constexpr size_t kMinSaltBytes = 8;
 constexpr size_t kMaxSaltBytes = 64;
-constexpr uint64_t kMaxScryptMemoryBytes = 256ull << 20;  // refuse parameters above this
+// Refuse parameters above this (kMaxScryptN with r = 8 needs 128 MiB).
+constexpr uint64_t kMaxScryptMemoryBytes = 256ull << 20;
 constexpr uint32_t kMaxScryptP = 16;
 constexpr std::string_view kScheme = "scrypt";
 

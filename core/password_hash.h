@@ -10,8 +10,14 @@
 
 namespace im::core {
 
+// The cost N of new hashes is the password_scrypt_n setting (core/config.h), a power of two
+// in [kMinScryptN, kMaxScryptN]; verification uses each stored hash's own N.
+constexpr uint64_t kDefaultScryptN = 1 << 14;  // 16 MiB and ~25 ms of CPU with r = 8
+constexpr uint64_t kMinScryptN = 1 << 10;
+constexpr uint64_t kMaxScryptN = 1 << 17;  // 128 MiB with r = 8
+
 struct ScryptParams {
-  uint64_t n = 1 << 14;  // CPU/memory cost: 16 MiB with r = 8
+  uint64_t n = kDefaultScryptN;  // CPU/memory cost
   uint32_t r = 8;
   uint32_t p = 1;
 };

@@ -69,37 +69,39 @@ void ShardState::on_send(EnvelopePtr e) {
   UserMem* owner = find_user(receiver_first ? to : from);
   if (!owner) return reply(*e, Code::UnknownUser, "no such user");
 
-  auto second = make_envelope(Op::SendSecond);
-  second->shard = storage::shard_of_uid(receiver_first ? from : to, worker_->shared().shard_count);
-  second->conn = e->conn;
-  second->req_id = e->req_id;
-  second->uid = from;
+  // The request's envelope travels on as the second step (conn, req_id, uid and the Send
+  // frame stay): one allocation per message fewer.
+  uint32_t second_shard =
+      storage::shard_of_uid(receiver_first ? from : to, worker_->shared().shard_count);
   bool pending = false;
   if (auto seen = find_dedup(receiver_first ? pending_rdedup_ : pending_dedup_, receiver_first,
                              from, cmid, &pending)) {
-    second->a = seen->msg_id;
-    second->t = seen->server_time_ms;
-    second->c = receiver_first ? 0 : seen->inbox_seq;
-    second->d = receiver_first ? 0 : 1;
+    e->a = seen->msg_id;
+    e->t = seen->server_time_ms;
+    e->c = receiver_first ? 0 : seen->inbox_seq;
+    e->d = receiver_first ? 0 : 1;
+    e->b = 0;
   } else {
     int64_t now = wall_ms();
-    second->a = ids_.next(now);
-    second->t = now;
-    uint64_t seq = write_copy(*owner, receiver_first, *e, second->a, now);
-    second->c = receiver_first ? 0 : seq;
-    second->b = next_outbox_position_++;
-    second->bytes = std::move(e->bytes);
+    uint64_t msg_id = ids_.next(now);
+    uint64_t seq = write_copy(*owner, receiver_first, *e, msg_id, now);
+    e->a = msg_id;
+    e->t = now;
+    e->c = receiver_first ? 0 : seq;
+    e->d = 0;
+    e->b = next_outbox_position_++;
     Bytes row;
-    encode_outbox_row(*second, row);
-    building().writes.put_outbox(second->b, row);
-    outbox_open_.insert(second->b);
+    encode_outbox_row(*e, row);
+    building().writes.put_outbox(e->b, row);
+    outbox_open_.insert(e->b);
     pending = true;
   }
-  if (second->bytes.empty()) second->bytes = std::move(e->bytes);
-  if (!pending) return worker_->route_to_shard(std::move(second));
+  e->op = Op::SendSecond;
+  e->shard = second_shard;
+  if (!pending) return worker_->route_to_shard(std::move(e));
   AfterCommit a;
   a.kind = AfterCommit::Kind::Forward;
-  a.forward = std::move(second);
+  a.forward = std::move(e);
   building().after.push_back(std::move(a));
 }
 

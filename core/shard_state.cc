@@ -164,7 +164,6 @@ void ShardState::after_durable(uint64_t uid, uint64_t seq) {
 
 void ShardState::submit_if_ready() {
   if (inflight_ || failed_) return;
-  write_dirty_acks();
   Batch& b = building();
   if (b.empty()) return;
   if (ids_.last() != persisted_last_msg_id_) {
@@ -321,6 +320,7 @@ void ShardState::on_tick(int64_t now_ms) {
     int64_t cutoff = wall_ms() - int64_t(worker_->config().dedup_window_ms);
     building().writes.expire_dedup(cutoff, kDedupExpiryRows);
   }
+  if (!failed_) write_dirty_acks();
   check_ack_timeouts(now_ms);
   evict_if_over_cap();
 }

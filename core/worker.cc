@@ -50,7 +50,8 @@ bool Worker::init(std::string* error) {
   // them by hash, not evenly), so each reserves room for max_connections slots.
   conns_.reserve(shared_->config.max_connections);
   free_slots_.reserve(shared_->config.max_connections);
-  kdf_ = std::make_unique<KdfPool>(shared_->config.kdf_queue_entries, wake_fd());
+  kdf_ = std::make_unique<KdfPool>(shared_->config.kdf_queue_entries,
+                                   ScryptParams{.n = shared_->config.password_scrypt_n}, wake_fd());
   for (uint32_t s = id_; s < shared_->shard_count; s += shared_->worker_count) {
     owned_shards_.push_back(std::make_unique<ShardState>(this, shared_->shards[s].get()));
   }
@@ -292,6 +293,10 @@ void Worker::route_to_conn(EnvelopePtr e) {
 }
 
 void Worker::send_frames(const ConnRef& conn, Bytes&& frames) {
+  if (conn.worker == id_) {  // this worker's connection: straight to its output, no envelope
+    if (conn_at(conn)) append_out(conn.slot, frames.data(), frames.size());
+    return;
+  }
   auto e = make_envelope(Op::ConnFrames);
   e->conn = conn;
   e->bytes = std::move(frames);

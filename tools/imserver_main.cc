@@ -9,6 +9,7 @@
 
 #include "core/config.h"
 #include "core/log.h"
+#include "core/password_hash.h"
 #include "core/server.h"
 
 namespace {
@@ -37,6 +38,12 @@ int main(int argc, char** argv) {
   if (!im::core::parse_config(argc, argv, &config, &exit_code)) return exit_code;
   im::core::set_log_level(config.log_level);
   raise_fd_limit(config.max_connections);
+  if (config.password_scrypt_n < im::core::kDefaultScryptN) {
+    LOG_WARN(
+        "password_scrypt_n %u is below the default %llu: new password hashes are cheaper to "
+        "crack; for benchmarks and tests only",
+        config.password_scrypt_n, (unsigned long long)im::core::kDefaultScryptN);
+  }
 
   // Block the stop signals in every thread; main waits for them with sigwait.
   sigset_t stop_signals;

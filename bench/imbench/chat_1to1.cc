@@ -2,7 +2,8 @@
 // sends M messages to its partner, either closed loop (at most W unacknowledged sends per
 // sender) or open loop at a fixed total rate (latency from the intended send time, so a
 // stall cannot hide: coordinated omission, as wrk2 avoids it). Each receiver checks its
-// partner's messages arrive exactly once and in order (delivery_check.h).
+// partner's messages arrive exactly once and in order (delivery_check.h). --idle-users
+// registers more accounts that never connect, so the store holds many users.
 // Threads: users are spread round-robin over --threads loop threads; the main thread only
 // sequences the phases, prints progress and builds the report.
 #include <atomic>
@@ -29,6 +30,19 @@ namespace {
 namespace proto = im::proto;
 
 constexpr uint64_t kLoginReqId = uint64_t(1) << 62;
+constexpr uint64_t kPingReqId = kLoginReqId + 1;
+// Connects+logins in flight per process (split over the threads): within the server's KDF
+// queue (kdf_queue_entries, 1,024 per worker; beyond it a login is refused Overloaded) and
+// its accept backlog, however many pairs log in.
+constexpr uint32_t kMaxLoginsInFlight = 256;
+// A logged-in connection that wrote nothing for this long pings, as a real client would:
+// well inside the server's idle_timeout_ms (60 s by default), which a user outlasts while
+// thousands of others log in (minutes at the default scrypt cost) or after it finished its
+// messages while the slowest pairs still run.
+constexpr int64_t kIdlePingNs = 10'000'000'000;
+constexpr int64_t kPingSweepNs = 1'000'000'000;  // how often idle connections are looked for
+// Open files besides the connections: stdio, epoll, setup sockets, the token and json files.
+constexpr uint64_t kOtherFds = 64;
 constexpr uint32_t kOpenLoopMaxInflight = 4096;  // per sender; the schedule stalls beyond
 constexpr int64_t kMaxPollNs = 2'000'000;
 constexpr int64_t kTickNs = 1'000'000'000;
@@ -59,6 +73,7 @@ struct User {
   uint64_t partner_uid = 0;
   bool ready = false;
   bool dead = false;
+  int64_t last_write_ns = 0;  // of a Send, Ack or Ping, once logged in
   // sender side
   uint32_t next_seq = 1;  // 1..messages
   uint32_t inflight = 0;
@@ -91,13 +106,16 @@ class ChatThread final : public ConnHandler {
   void on_closed(Conn& conn, const char* why) override;
 
  private:
+  void connect_more();
+  void login_finished();
+  void ping_idle(int64_t now);
   void start_running(int64_t now);
   void send_one(User& u, int64_t intended_ns);
   void fill_window(User& u, int64_t now);
   void issue_due(int64_t now);
   void on_result(User& u, const proto::Frame& frame, int64_t now);
   void on_push(User& u, const proto::Push& push, int64_t now);
-  void flush_acks();
+  void flush_acks(int64_t now);
 
   Shared& s_;
   ThreadCounters& c_;
@@ -107,6 +125,10 @@ class ChatThread final : public ConnHandler {
   flatbuffers::FlatBufferBuilder fbb_{1024};
   std::string payload_;
   bool running_ = false;
+  size_t next_connect_ = 0;  // users_[next_connect_..] have not connected yet
+  uint32_t logins_pending_ = 0;
+  uint32_t max_logins_pending_ = 1;
+  int64_t next_ping_ns_ = 0;
   // open loop schedule: event k is due at start + k * interval, sent by users_[k % n]
   uint64_t sched_k_ = 0;
   uint64_t sched_total_ = 0;
@@ -116,13 +138,9 @@ class ChatThread final : public ConnHandler {
 
 void ChatThread::run() {
   payload_.assign(s_.o.payload_bytes, 'x');
-  for (auto& u : users_) {
-    u->conn.user = u.get();
-    if (!u->conn.connect(loop_, *this, s_.server, s_.sources.for_connection(u->index))) {
-      u->dead = true;
-      c_.failed.fetch_add(1, std::memory_order_release);
-    }
-  }
+  max_logins_pending_ = std::max<uint32_t>(1, kMaxLoginsInFlight / s_.o.threads);
+  next_ping_ns_ = now_ns() + kPingSweepNs;
+  connect_more();
   while (s_.phase.load(std::memory_order_acquire) != int(Phase::Stop)) {
     int64_t timeout = kMaxPollNs;
     if (running_ && sched_k_ < sched_total_) {
@@ -134,11 +152,39 @@ void ChatThread::run() {
     if (!running_ && s_.phase.load(std::memory_order_acquire) == int(Phase::Run))
       start_running(now);
     if (running_ && sched_total_ != 0) issue_due(now);
-    flush_acks();
+    if (now >= next_ping_ns_) ping_idle(now);
+    flush_acks(now);
     loop_.flush();
     activity.end_turn(now, c_);
   }
   for (auto& u : users_) u->conn.close();
+}
+
+void ChatThread::connect_more() {
+  while (logins_pending_ < max_logins_pending_ && next_connect_ < users_.size()) {
+    User& u = *users_[next_connect_++];
+    u.conn.user = &u;
+    if (!u.conn.connect(loop_, *this, s_.server, s_.sources.for_connection(u.index))) {
+      u.dead = true;
+      c_.failed.fetch_add(1, std::memory_order_release);
+      continue;
+    }
+    ++logins_pending_;
+  }
+}
+
+void ChatThread::login_finished() {
+  --logins_pending_;
+  connect_more();
+}
+
+void ChatThread::ping_idle(int64_t now) {
+  for (auto& u : users_) {
+    if (!u->ready || u->dead || now - u->last_write_ns < kIdlePingNs) continue;
+    u->conn.write(im::client::build_ping(fbb_, kPingReqId, 0));
+    u->last_write_ns = now;
+  }
+  next_ping_ns_ = now + kPingSweepNs;
 }
 
 void ChatThread::start_running(int64_t now) {
@@ -162,6 +208,7 @@ void ChatThread::send_one(User& u, int64_t intended_ns) {
   uint64_t client_msg_id = s_.nonce << 32 | seq;
   u.conn.write(im::client::build_send_text(fbb_, seq, u.partner_uid, client_msg_id, payload_));
   u.send_ns[seq % u.send_ns.size()] = intended_ns;
+  u.last_write_ns = std::max(u.last_write_ns, intended_ns);
   ++u.inflight;
   c_.sent.fetch_add(1, std::memory_order_relaxed);
 }
@@ -227,14 +274,15 @@ void ChatThread::on_result(User& u, const proto::Frame& frame, int64_t now) {
       u.dead = true;
       u.conn.close();
       c_.failed.fetch_add(1, std::memory_order_release);
-      return;
+      return login_finished();
     }
     u.uid = login->uid;
     s_.uids[u.index] = u.uid;
     if (!login->token.empty()) s_.tokens[u.index] = login->token;
     u.ready = true;
+    u.last_write_ns = now;
     c_.ready.fetch_add(1, std::memory_order_release);
-    return;
+    return login_finished();
   }
   uint64_t seq = frame.req_id();
   if (seq == 0 || seq >= u.next_seq || u.inflight == 0) {
@@ -292,10 +340,11 @@ void ChatThread::on_push(User& u, const proto::Push& push, int64_t now) {
   if (u.ack_due) ack_list_.push_back(&u);
 }
 
-void ChatThread::flush_acks() {
+void ChatThread::flush_acks(int64_t now) {
   for (User* u : ack_list_) {
     if (!u->ack_due) continue;  // listed twice this turn
     u->ack_due = false;
+    u->last_write_ns = now;
     u->conn.write(im::client::build_ack(fbb_, 0, u->last_inbox_seq));
   }
   ack_list_.clear();
@@ -307,7 +356,7 @@ void ChatThread::on_closed(Conn& conn, const char* why) {
   if (!u.ready) {
     std::fprintf(stderr, "imbench: %s: %s\n", s_.names[u.index].c_str(), why);
     c_.failed.fetch_add(1, std::memory_order_release);
-    return;
+    return login_finished();
   }
   std::fprintf(stderr, "imbench: connection of %s lost: %s\n", s_.names[u.index].c_str(), why);
   c_.closed.fetch_add(1, std::memory_order_relaxed);
@@ -389,8 +438,16 @@ int run_chat_1to1(const Options& o, Report* report) {
   if (!parse_host_port(o.server, &s.server)) error = "bad --server " + o.server;
   if (error.empty()) s.sources.init(o, &error);
   if (!error.empty()) return std::fprintf(stderr, "imbench: %s\n", error.c_str()), 2;
-  raise_fd_limit();
   s.users = 2 * o.pairs;
+  uint64_t fd_limit = raise_fd_limit();
+  if (fd_limit < s.users + kOtherFds) {
+    return std::fprintf(stderr,
+                        "imbench: %u connections need an open-file limit of %llu; it is %llu "
+                        "(ulimit -n)\n",
+                        s.users, (unsigned long long)(s.users + kOtherFds),
+                        (unsigned long long)fd_limit),
+           2;
+  }
   s.names = bench_usernames(o.user_prefix + "c", 0, s.users);
   s.uids.assign(s.users, 0);
   s.nonce = make_run_nonce();
@@ -398,7 +455,10 @@ int run_chat_1to1(const Options& o, Report* report) {
   if (!had_tokens) s.tokens.assign(s.users, "");
   double setup_s = 0;
   if (o.setup) {
-    SetupResult setup = register_users(s.server, s.names, o.password, o.timeout_s);
+    std::vector<std::string> accounts = s.names;
+    for (std::string& name : bench_usernames(o.user_prefix + "ci", 0, o.idle_users))
+      accounts.push_back(std::move(name));
+    SetupResult setup = register_users(s.server, accounts, o.password, o.timeout_s);
     if (!setup.ok) return std::fprintf(stderr, "imbench: %s\n", setup.error.c_str()), 2;
     setup_s = setup.seconds;
   }
@@ -458,6 +518,7 @@ int run_chat_1to1(const Options& o, Report* report) {
   r.add("workload", std::string("chat-1to1"));
   r.add("mode", std::string(o.rate > 0 ? "open" : "closed"));
   r.add("pairs", uint64_t(o.pairs));
+  r.add("idle_users", uint64_t(o.idle_users));
   r.add("messages", uint64_t(o.messages));
   r.add("window", uint64_t(o.window));
   r.add("payload", uint64_t(o.payload_bytes));

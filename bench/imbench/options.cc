@@ -41,6 +41,10 @@ bool parse_options(int argc, char** argv, Options* o, int* exit_code) {
       ->check(CLI::Range(16, 16384));
   app.add_option("--rate", o->rate, "open loop: total sends per second (0 = closed loop)")
       ->check(CLI::Range(0.0, 1e8));
+  app.add_option("--idle-users", o->idle_users,
+                 "chat-1to1: more accounts (<prefix>ci<i>) registered in setup that never "
+                 "connect, so the store holds many users")
+      ->check(CLI::Range(0, 10000000));
   app.add_option("--connections", o->connections, "connections: connections to hold")
       ->check(CLI::Range(1, 10000000));
   app.add_option("--devices-per-user", o->devices_per_user,

@@ -21,7 +21,8 @@ struct Options {
   uint32_t messages = 2000;  // per user
   uint32_t window = 16;      // unacknowledged sends per sender (closed loop)
   uint32_t payload_bytes = 100;
-  double rate = 0;  // total sends per second; 0 = closed loop
+  double rate = 0;          // total sends per second; 0 = closed loop
+  uint32_t idle_users = 0;  // chat-1to1: more accounts registered in setup, never connected
   // connections / login-storm / history
   uint32_t connections = 10000;
   uint32_t devices_per_user = 30;  // the server allows 32 online devices per user

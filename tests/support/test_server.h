@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace im::testing {
@@ -42,6 +43,11 @@ class TestServer {
   void kill();
   // stop() (if running) then start() on the same data directory and ports.
   bool restart();
+  // Replaces the extra flags; the next start() or restart() uses them (e.g. a setting
+  // changed between two runs on the same data directory).
+  void set_extra_args(std::vector<std::string> extra_args) {
+    options_.extra_args = std::move(extra_args);
+  }
 
   bool running();
   pid_t pid() const { return pid_; }

@@ -76,6 +76,7 @@ const std::vector<std::string> kAllFlags = {"--bind",
                                             "--max-connections",
                                             "--token-ttl-ms",
                                             "--dedup-window-ms",
+                                            "--password-scrypt-n",
                                             "--cross-worker-queue-entries",
                                             "--kdf-queue-entries",
                                             "--max-batch-ops",
@@ -212,6 +213,7 @@ ack_timeout_ms = 1500
 max_connections = 10
 token_ttl_ms = 11000
 dedup_window_ms = 12000
+password_scrypt_n = 2048
 cross_worker_queue_entries = 64
 kdf_queue_entries = 14
 max_batch_ops = 15
@@ -262,6 +264,8 @@ log_level = "error"
                               "11000",
                               "--dedup-window-ms",
                               "12000",
+                              "--password-scrypt-n",
+                              "2048",
                               "--cross-worker-queue-entries",
                               "64",
                               "--kdf-queue-entries",
@@ -294,6 +298,7 @@ log_level = "error"
     EXPECT_EQ(c->max_connections, 10u);
     EXPECT_EQ(c->token_ttl_ms, 11000u);
     EXPECT_EQ(c->dedup_window_ms, 12000u);
+    EXPECT_EQ(c->password_scrypt_n, 2048u);
     EXPECT_EQ(c->cross_worker_queue_entries, 64u);
     EXPECT_EQ(c->kdf_queue_entries, 14u);
     EXPECT_EQ(c->max_batch_ops, 15u);
@@ -402,6 +407,37 @@ TEST(Config, BadValuesRefused) {
     EXPECT_EQ(o.exit_code, 2) << c.args[0];
     EXPECT_NE(o.err.find(c.expect), std::string::npos) << c.args[0] << ": " << o.err;
   }
+}
+
+TEST(Config, PasswordScryptNIsAPowerOfTwoInRange) {
+  EXPECT_EQ(parse({}).config.password_scrypt_n, 16384u);
+  for (uint32_t n : {1024u, 2048u, 16384u, 131072u}) {
+    Outcome o = parse({"--password-scrypt-n", std::to_string(n)});
+    EXPECT_TRUE(o.ok) << n << ": " << o.err;
+    EXPECT_EQ(o.config.password_scrypt_n, n);
+  }
+  struct Case {
+    std::string value;
+    std::string expect;  // part of the message
+  };
+  for (const Case& c :
+       std::vector<Case>{{"512", "--password-scrypt-n: 512 is out of range 1024..131072"},
+                         {"0", "--password-scrypt-n: 0 is out of range"},
+                         {"262144", "--password-scrypt-n: 262144 is out of range"},
+                         {"1536", "password_scrypt_n: 1536 is not a power of two"},
+                         {"16383", "password_scrypt_n: 16383 is not a power of two"},
+                         {"131071", "password_scrypt_n: 131071 is not a power of two"},
+                         {"fast", "not a non-negative integer"}}) {
+    Outcome o = parse({"--password-scrypt-n", c.value});
+    EXPECT_FALSE(o.ok) << c.value;
+    EXPECT_EQ(o.exit_code, 2) << c.value;
+    EXPECT_NE(o.err.find(c.expect), std::string::npos) << c.value << ": " << o.err;
+  }
+  ConfigFile file("port = 1\npassword_scrypt_n = 3000\n");
+  Outcome o = parse({"--config", file.path()});
+  EXPECT_FALSE(o.ok);
+  EXPECT_NE(o.err.find("password_scrypt_n: 3000 is not a power of two"), std::string::npos)
+      << o.err;
 }
 
 TEST(Config, BadValueInFileRefusedWithItsLine) {
