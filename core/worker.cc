@@ -182,12 +182,13 @@ void Worker::run() {
   arm_tick();
   last_tick_ms_ = mono_ms();
   for (;;) {
-    int rc = io_uring_submit_and_wait(&ring_, 1);
+    int rc = queue_backlog_ ? io_uring_submit_and_get_events(&ring_)
+                            : io_uring_submit_and_wait(&ring_, 1);
     if (rc < 0 && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY) {
       LOG_ERROR("io_uring_submit_and_wait: %s", strerror(-rc));
     }
     reap_completions();
-    drain_queues();
+    queue_backlog_ = drain_queues();
     KdfJob job;
     while (kdf_->pop_done(&job)) {
       uint32_t shard = job.request->shard;
@@ -240,14 +241,28 @@ void Worker::reap_completions() {
   io_uring_cq_advance(&ring_, seen);
 }
 
-void Worker::drain_queues() {
+// Bounded per turn by work, not by the queue's capacity: a GroupFanout costs one append per
+// local member connection, so a backlog of fan-outs (65,536 x 1,000 appends) must not keep
+// the loop from sending, receiving and committing. True when a queue may still hold
+// envelopes: the next turn then submits without waiting.
+bool Worker::drain_queues() {
+  bool more = false;
   for (uint32_t src = 0; src < shared_->worker_count; src++) {
     if (src == id_) continue;
     auto& q = shared_->queue(src, id_);
     EnvelopePtr e;
-    // Bounded per turn so one busy peer cannot starve the socket work.
-    for (size_t n = 0; n < q.capacity() && q.pop(&e); n++) handle_envelope(std::move(e));
+    size_t work = 0;
+    while (work < kMaxQueueWorkPerTurn && q.pop(&e)) {
+      work += 1;
+      if (e->op == Op::GroupFanout) {
+        const auto* slots = group_index_.conns_of_group(e->a);
+        work += slots ? slots->size() : 0;
+      }
+      handle_envelope(std::move(e));
+    }
+    if (work >= kMaxQueueWorkPerTurn) more = true;
   }
+  return more;
 }
 
 void Worker::handle_envelope(EnvelopePtr e) {

@@ -98,7 +98,7 @@ class Worker {
   bool setup_ring(std::string* error);
   bool setup_listener(std::string* error);
   void reap_completions();
-  void drain_queues();
+  bool drain_queues();
   void end_turn();
   void on_tick();
   void arm_accept();
@@ -207,6 +207,8 @@ class Worker {
   };
   std::unordered_map<uint64_t, ShardGather> shard_gathers_;
   static constexpr size_t kMaxBroadcastRetries = 65536;
+  static constexpr size_t kMaxQueueWorkPerTurn = 16384;  // envelopes + fan-out appends
+  bool queue_backlog_ = false;  // a queue was left non-empty by the last turn
   std::deque<std::pair<uint32_t, EnvelopePtr>> broadcast_retry_;  // (worker, envelope)
   std::vector<uint32_t> retry_pending_;  // per destination worker: entries waiting above
   void retry_broadcasts();

@@ -1,7 +1,9 @@
 // history.cc - the `history` workload: fills the store with a chat-1to1 run (P pairs, M
 // messages per user, so every user's inbox holds 2M entries), then every user requests
 // random History pages (--page entries, newest first before a random inbox_seq) of its
-// conversation for --duration seconds, --window requests in flight per connection.
+// conversation for --duration seconds: closed loop (--window requests in flight per
+// connection) or open loop (--rate pages per second in all, each due at a fixed time and
+// its latency counted from that intended time, so queueing in imbench is not hidden).
 // Reports pages/s, entries/s, page latency and server CPU per page.
 // Threads: users round-robin over --threads loops, as in chat-1to1.
 #include <algorithm>
@@ -30,6 +32,7 @@ namespace proto = im::proto;
 constexpr uint64_t kLoginReqId = uint64_t(1) << 62;
 constexpr int64_t kPollNs = 2'000'000;
 constexpr int64_t kTickNs = 1'000'000'000;
+constexpr uint32_t kOpenLoopMaxInflight = 64;  // per connection; the schedule stalls beyond
 
 enum class Phase : int { Login, Run, Stop };
 
@@ -39,8 +42,9 @@ struct Reader {
   uint64_t uid = 0, partner_uid = 0, head_seq = 0;
   bool ready = false;
   uint64_t last_inbox_seq = 0;
-  std::vector<int64_t> sent_ns;  // by req_id % size
+  std::vector<int64_t> sent_ns;  // (intended) send time by req_id % size
   uint64_t next_req = 1;
+  uint32_t inflight = 0;
 };
 
 struct Shared {
@@ -65,7 +69,10 @@ class HistoryThread final : public ConnHandler {
   void on_closed(Conn& conn, const char* why) override;
 
  private:
-  void request_page(Reader& r);
+  void start_running();
+  void request_page(Reader& r, int64_t intended_ns);
+  void issue_due(int64_t now);
+  int64_t poll_timeout_ns() const;
 
   Shared& s_;
   ThreadCounters& c_;
@@ -75,27 +82,27 @@ class HistoryThread final : public ConnHandler {
   bool running_ = false;
   int64_t next_tick_ns_ = 0;
   Histogram interval_hist_;
+  // open loop: page k of this thread is due at sched_start_ns_ + k * sched_interval_ns_,
+  // from readers[k % n]
+  uint64_t sched_k_ = 0;
+  double sched_interval_ns_ = 0;
+  int64_t sched_start_ns_ = 0;
 };
 
 void HistoryThread::run() {
   for (auto& r : readers) {
     r->conn.user = r.get();
-    r->sent_ns.assign(std::max<uint32_t>(64, s_.o.window * 4), 0);
+    r->sent_ns.assign(std::max<uint32_t>(kOpenLoopMaxInflight, s_.o.window * 4), 0);
     if (!r->conn.connect(loop_, *this, s_.server, nullptr))
       c_.failed.fetch_add(1, std::memory_order_release);
   }
   next_tick_ns_ = now_ns() + kTickNs;
   while (s_.phase.load(std::memory_order_acquire) != int(Phase::Stop)) {
-    loop_.poll(kPollNs);
-    if (!running_ && s_.phase.load(std::memory_order_acquire) == int(Phase::Run)) {
-      running_ = true;
-      for (auto& r : readers) {
-        r->partner_uid = s_.uids[r->index ^ 1u];
-        for (uint32_t i = 0; r->ready && i < s_.o.window; ++i) request_page(*r);
-      }
-    }
-    loop_.flush();
+    loop_.poll(poll_timeout_ns());
+    if (!running_ && s_.phase.load(std::memory_order_acquire) == int(Phase::Run)) start_running();
     int64_t now = now_ns();
+    if (running_ && sched_interval_ns_ > 0) issue_due(now);
+    loop_.flush();
     if (now >= next_tick_ns_) {
       c_.p99_us.store(interval_hist_.percentile(0.99), std::memory_order_relaxed);
       interval_hist_.reset();
@@ -105,12 +112,46 @@ void HistoryThread::run() {
   for (auto& r : readers) r->conn.close();
 }
 
-void HistoryThread::request_page(Reader& r) {
+void HistoryThread::start_running() {
+  running_ = true;
+  int64_t now = now_ns();
+  for (auto& r : readers) r->partner_uid = s_.uids[r->index ^ 1u];
+  if (s_.o.rate > 0) {
+    sched_interval_ns_ = 1e9 * double(s_.o.threads) / s_.o.rate;
+    sched_start_ns_ = now;
+    return;
+  }
+  for (auto& r : readers)
+    for (uint32_t i = 0; r->ready && i < s_.o.window; ++i) request_page(*r, now);
+}
+
+// Open loop: every page due by now is sent, with its intended time. A reader with a full
+// ring of requests in flight stalls the schedule (the wait counts in the latency).
+void HistoryThread::issue_due(int64_t now) {
+  size_t n = readers.size();
+  while (n != 0) {
+    int64_t due = sched_start_ns_ + int64_t(double(sched_k_) * sched_interval_ns_);
+    if (due > now) break;
+    Reader& r = *readers[sched_k_ % n];
+    if (r.ready && r.inflight >= r.sent_ns.size()) break;
+    if (r.ready) request_page(r, due);
+    ++sched_k_;
+  }
+}
+
+int64_t HistoryThread::poll_timeout_ns() const {
+  if (!running_ || sched_interval_ns_ <= 0) return kPollNs;
+  int64_t due = sched_start_ns_ + int64_t(double(sched_k_) * sched_interval_ns_);
+  return std::clamp<int64_t>(due - now_ns(), 0, kPollNs);
+}
+
+void HistoryThread::request_page(Reader& r, int64_t intended_ns) {
   uint64_t page = s_.o.page_entries;
   uint64_t span = r.head_seq > page ? r.head_seq - page : 1;
   uint64_t before = page + 1 + rng_() % span;
   uint64_t req = r.next_req++;
-  r.sent_ns[req % r.sent_ns.size()] = now_ns();
+  r.sent_ns[req % r.sent_ns.size()] = intended_ns;
+  ++r.inflight;
   r.conn.write(im::client::build_history(fbb_, req, r.partner_uid, before, 0, uint32_t(page)));
   c_.sent.fetch_add(1, std::memory_order_relaxed);
 }
@@ -152,7 +193,9 @@ void HistoryThread::on_frame(Conn& conn, const proto::Frame& frame) {
     c_.ready.fetch_add(1, std::memory_order_release);
     return;
   }
-  uint64_t latency_us = uint64_t(now_ns() - r.sent_ns[frame.req_id() % r.sent_ns.size()]) / 1000;
+  int64_t now = now_ns();
+  uint64_t latency_us = uint64_t(now - r.sent_ns[frame.req_id() % r.sent_ns.size()]) / 1000;
+  if (r.inflight > 0) --r.inflight;
   const proto::HistoryPage* page = frame.body_as_Result()->data_as_HistoryPage();
   c_.acked.fetch_add(1, std::memory_order_relaxed);
   if (frame.body_as_Result()->code() != proto::Code::Ok || page == nullptr) {
@@ -164,7 +207,9 @@ void HistoryThread::on_frame(Conn& conn, const proto::Frame& frame) {
     interval_hist_.record(latency_us);
     c_.acked_ok.fetch_add(1, std::memory_order_relaxed);
   }
-  if (s_.phase.load(std::memory_order_relaxed) == int(Phase::Run)) request_page(r);
+  bool closed_loop = sched_interval_ns_ <= 0;
+  if (closed_loop && s_.phase.load(std::memory_order_relaxed) == int(Phase::Run))
+    request_page(r, now);
 }
 
 void HistoryThread::on_closed(Conn& conn, const char* why) {
@@ -183,6 +228,7 @@ int run_history(const Options& o, Report* report) {
   // 1. Fill: a chat-1to1 run on the same users (its correctness counts here too).
   Options fill = o;
   fill.workload = "chat-1to1";
+  fill.rate = 0;  // --rate is the page rate; the fill is closed loop
   fill.json_path.clear();
   Report fill_report;
   if (o.messages > 0 && run_chat_1to1(fill, &fill_report) != 0) {
@@ -253,6 +299,8 @@ int run_history(const Options& o, Report* report) {
   r.add("dup", fill_report.get("dup"));
   r.add("reordered", fill_report.get("reordered"));
   r.add("page", uint64_t(o.page_entries));
+  r.add("mode", std::string(o.rate > 0 ? "open" : "closed"));
+  r.add("rate", o.rate);
   r.add("window", uint64_t(o.window));
   r.add("pages", pages);
   r.add("errors", totals.errors);

@@ -39,7 +39,8 @@ bool parse_options(int argc, char** argv, Options* o, int* exit_code) {
       ->check(CLI::Range(1, 4096));
   app.add_option("--payload", o->payload_bytes, "message text bytes (>= 16)")
       ->check(CLI::Range(16, 16384));
-  app.add_option("--rate", o->rate, "open loop: total sends per second (0 = closed loop)")
+  app.add_option("--rate", o->rate,
+                 "open loop: total sends (history: pages) per second (0 = closed loop)")
       ->check(CLI::Range(0.0, 1e8));
   app.add_option("--idle-users", o->idle_users,
                  "chat-1to1: more accounts (<prefix>ci<i>) registered in setup that never "

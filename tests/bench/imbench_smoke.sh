@@ -1,8 +1,9 @@
 #!/bin/sh
 # imbench_smoke.sh - starts imserver on a free port with a fresh data dir, runs a tiny
 # chat-1to1 (closed and open loop), a tiny group-fanout (closed and open loop, several
-# devices per member) and a tiny mixed run (idle devices, pairs, groups, reconnects) and
-# checks each run was correct: exit 0 and lost=0 dup=0 reordered=0 in the summary.
+# devices per member), a tiny mixed run (idle devices, pairs, groups, reconnects) and a tiny
+# open-loop history run, and checks each run was correct: exit 0 and lost=0 dup=0
+# reordered=0 in the summary.
 # Performance numbers are never asserted.
 # Usage: imbench_smoke.sh IMSERVER IMBENCH
 set -u
@@ -62,5 +63,15 @@ check mixed mixed chat_msgs_per_s --users 40 --pairs 4 --groups 2 --members 5 --
   --devices-per-user 8 --heartbeat 1 --threads 2
 for key in " idle_held=32 " " reconnects=[1-9]" " synced=[1-9]"; do
   echo "$out" | grep -Eq "$key" || { echo "mixed: expected $key"; exit 1; }
+done
+# history, open loop: pages go out on a schedule (mode=open) and every one is answered.
+out=$(timeout 90 "$IMBENCH" history --server "127.0.0.1:$PORT" --server-pid "$SERVER_PID" \
+  --no-progress --timeout 60 --pairs 2 --messages 50 --page 20 --rate 500 --duration 1 \
+  --user-prefix hist)
+rc=$?
+echo "history-open: $out"
+[ $rc -eq 0 ] || { echo "history-open: imbench exited $rc"; exit 1; }
+for key in " mode=open " " errors=0 " " lost=0 " " pages=[1-9]"; do
+  echo "$out" | grep -Eq "$key" || { echo "history-open: expected $key"; exit 1; }
 done
 echo "imbench smoke: ok"
