@@ -1,5 +1,5 @@
-// shard_log.cc - the shard log's ring file: open, placement of records in the ring, the
-// synchronous append, and recovery along the hash chain (format in shard_log.h).
+// shard_log.cc - the shard log's ring file: open, placement of records in the ring, and
+// recovery along the hash chain (format in shard_log.h).
 #include "storage/shard_log.h"
 
 #include <fcntl.h>
@@ -202,20 +202,8 @@ int ShardLog::complete(int64_t result) {
 }
 
 void ShardLog::trim(uint64_t through) {
-  while (!live_.empty() && live_.front().position <= through &&
-         !(outstanding_ && live_.size() == 1)) {
-    live_.pop_front();
-  }
-}
-
-int ShardLog::append(LogRecord& rec) {
-  LogWrite w;
-  if (!place(rec, &w)) return EAGAIN;
-  int64_t result;
-  do {
-    result = ::pwritev2(w.fd, w.iov, w.iov_count, off_t(w.offset), w.rw_flags);
-  } while (result < 0 && errno == EINTR);
-  return complete(result < 0 ? -int64_t(errno) : result);
+  // The outstanding record is never applied yet: its position is above any through.
+  while (!live_.empty() && live_.front().position <= through) live_.pop_front();
 }
 
 uint64_t ShardLog::file_bytes() const {

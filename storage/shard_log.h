@@ -82,12 +82,8 @@ class ShardLog {
   int complete(int64_t result);
   // Records with position <= through are applied: their space may be reused.
   void trim(uint64_t through);
-  // The synchronous form of place + write + complete (tests, tools): 0, EAGAIN when there is no
-  // room, or an errno.
-  int append(LogRecord& rec);
 
   uint64_t file_bytes() const;
-  uint64_t unapplied_records() const { return live_.size(); }
 
  private:
   struct Live {
