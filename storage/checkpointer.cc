@@ -26,7 +26,6 @@ void Checkpointer::enqueue(LogRecordPtr rec) {
   std::unique_lock lock(mu_);
   if (queue_.empty()) oldest_at_ = Clock::now();
   queued_bytes_ += rec->bytes.size();
-  queued_bytes_atomic_.store(queued_bytes_, std::memory_order_release);
   queue_.push_back(std::move(rec));
   if (queued_bytes_ >= limits_.batch_bytes) work_cv_.notify_one();
 }
@@ -69,7 +68,6 @@ void Checkpointer::run() {
     if (st == CommitStatus::Ok) {
       applied_through_.store(batch.back()->position, std::memory_order_release);
       for (auto& r : batch) queued_bytes_ -= r->bytes.size();
-      queued_bytes_atomic_.store(queued_bytes_, std::memory_order_release);
     } else {
       // Keep them, in order, ahead of anything queued meanwhile; they stay in the log too.
       queue_.insert(queue_.begin(), batch.begin(), batch.end());

@@ -48,7 +48,7 @@ class Checkpointer {
   // queued_bytes() against the bound before it commits.
   void enqueue(LogRecordPtr rec);
   // Bytes queued or being applied (any thread).
-  uint64_t queued_bytes() const { return queued_bytes_atomic_.load(std::memory_order_acquire); }
+  uint64_t queued_bytes() const { return queued_bytes_.load(std::memory_order_acquire); }
   // After each apply, 1 is written to fd (an eventfd): -1 for none.
   void set_wake_fd(int fd) { wake_fd_.store(fd); }
   // Blocks until everything queued so far is applied or applying failed; returns the status.
@@ -71,8 +71,7 @@ class Checkpointer {
   std::condition_variable space_cv_;  // flush waits for progress
   std::deque<LogRecordPtr> queue_;
   std::chrono::steady_clock::time_point oldest_at_;
-  uint64_t queued_bytes_ = 0;  // queued plus being applied
-  std::atomic<uint64_t> queued_bytes_atomic_{0};
+  std::atomic<uint64_t> queued_bytes_{0};  // queued plus being applied; written under mu_
   std::atomic<int> wake_fd_{-1};
   bool applying_ = false;
   uint64_t flush_waiters_ = 0;

@@ -166,8 +166,7 @@ std::unique_ptr<Shard> Shard::open(const std::string& dir, uint32_t index,
                        .max_queued_bytes = options.max_unapplied_bytes});
   impl->max_unapplied_bytes = options.max_unapplied_bytes;
   impl->checkpointer->set_applied_through(applied->position);
-  impl->published_through = impl->pruned_through = applied->position;
-  impl->committed_through.store(applied->position);
+  impl->pruned_through = applied->position;
   // Records the tables do not include yet (a crash, or a full map at the last stop): visible
   // at once through the overlay, applied again in the background (applying is idempotent).
   bool damaged = false;
@@ -177,8 +176,6 @@ std::unique_ptr<Shard> Shard::open(const std::string& dir, uint32_t index,
       damaged = true;
       return;
     }
-    impl->published_through = rec->position;
-    impl->committed_through.store(rec->position);
     impl->checkpointer->enqueue(std::move(rec));
   });
   if (err || damaged) {
@@ -239,11 +236,7 @@ CommitStatus Shard::finish_commit(int64_t write_result) {
   IM_ASSERT(m.inflight);
   std::shared_ptr<LogRecord> rec = std::move(m.inflight);
   if (int err = m.log->complete(write_result)) return m.fail(err);
-  {
-    std::lock_guard lock(m.handoff_mutex);
-    m.committed.push_back(rec);
-  }
-  m.committed_through.store(rec->position, std::memory_order_release);
+  m.committed.push_back(rec);
   m.checkpointer->enqueue(std::move(rec));
   return CommitStatus::Ok;
 }
@@ -273,19 +266,11 @@ void Shard::set_wake_fd(int fd) {
 
 void Shard::publish_committed() {
   Impl& m = *impl_;
-  const bool fresh = m.committed_through.load(std::memory_order_acquire) > m.published_through;
   const uint64_t applied = m.checkpointer->applied_through();
-  if (!fresh && applied <= m.pruned_through) return;
-  std::vector<LogRecordPtr> recs;
-  if (fresh) {
-    std::lock_guard lock(m.handoff_mutex);
-    recs.swap(m.committed);
-  }
+  if (m.committed.empty() && applied <= m.pruned_through) return;
   std::unique_lock lock(m.overlay_mutex);
-  for (auto& rec : recs) {
-    m.published_through = rec->position;
-    m.overlay.publish(std::move(rec));  // built by commit(): never damaged
-  }
+  for (auto& rec : m.committed) m.overlay.publish(std::move(rec));  // never damaged: ours
+  m.committed.clear();
   if (applied > m.pruned_through) {
     m.overlay.prune_through(applied);
     m.pruned_through = applied;

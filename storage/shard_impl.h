@@ -99,12 +99,9 @@ struct Shard::Impl {
   // Reads: shared. publish/prune: exclusive (owner thread).
   std::shared_mutex overlay_mutex;
   Overlay overlay;
-  // Records committed, not yet published to the overlay.
-  std::mutex handoff_mutex;
+  // Records committed, not yet published to the overlay (owner thread, like the commits).
   std::vector<LogRecordPtr> committed;
-  std::atomic<uint64_t> committed_through{0};
-  uint64_t published_through = 0;  // owner thread
-  uint64_t pruned_through = 0;     // owner thread
+  uint64_t pruned_through = 0;  // owner thread
   std::unique_ptr<Checkpointer> checkpointer;
 
   ~Impl() {
