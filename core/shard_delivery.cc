@@ -80,7 +80,7 @@ void ShardState::on_ack(EnvelopePtr e) {
 }
 
 void ShardState::write_dirty_acks() {
-  if (ack_dirty_uids_.empty()) return;
+  if (ack_dirty_uids_.empty() || failed_) return;
   int64_t now = wall_ms();
   for (uint64_t uid : ack_dirty_uids_) {
     auto it = users_.find(uid);

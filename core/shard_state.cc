@@ -320,7 +320,7 @@ void ShardState::on_tick(int64_t now_ms) {
     int64_t cutoff = wall_ms() - int64_t(worker_->config().dedup_window_ms);
     building().writes.expire_dedup(cutoff, kDedupExpiryRows);
   }
-  if (!failed_) write_dirty_acks();
+  write_dirty_acks();
   check_ack_timeouts(now_ms);
   evict_if_over_cap();
 }
