@@ -164,6 +164,9 @@ void ShardState::after_durable(uint64_t uid, uint64_t seq) {
 
 void ShardState::submit_if_ready() {
   if (inflight_ || failed_) return;
+  // Ack cursors wait for the tick, except once the server is stopping: an ack or a logout
+  // handled after the last tick would not be written before this worker goes idle.
+  if (worker_->shared().stopping.load(std::memory_order_relaxed)) write_dirty_acks();
   Batch& b = building();
   if (b.empty()) return;
   if (ids_.last() != persisted_last_msg_id_) {

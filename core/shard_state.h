@@ -43,9 +43,6 @@ class ShardState {
   // The worker's io_uring finished the in-flight batch's log write with result.
   void on_log_written(int64_t result);
   void on_tick(int64_t now_ms);
-  // Puts the ack cursors not written yet into the building batch (the tick does it each
-  // second; shutdown at once).
-  void write_dirty_acks();
   bool idle() const;
   // At start: re-sends the second steps this shard committed but never saw confirmed.
   void replay_outbox();
@@ -209,6 +206,7 @@ class ShardState {
 
   // shard_delivery.cc: pushes and acks
   void on_ack(EnvelopePtr e);
+  void write_dirty_acks();
   void pump(UserMem& u);
   void pump_device(UserMem& u, DeviceSession& d);
   void check_ack_timeouts(int64_t now_ms);

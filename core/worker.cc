@@ -373,9 +373,6 @@ void Worker::on_tick() {
 void Worker::begin_shutdown() {
   shutting_down_ = true;
   shutdown_started_ms_ = mono_ms();
-  // Ack cursors are written once a second; a logout that another worker forwards after this
-  // worker has gone idle would come too late, so write them now, with the last batches.
-  for (auto& s : owned_shards_) s->write_dirty_acks();
   if (listen_fd_ >= 0) {
     shutdown(listen_fd_, SHUT_RDWR);
   }
