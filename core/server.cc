@@ -18,6 +18,7 @@
 
 #include "core/log.h"
 #include "core/token.h"
+#include "storage/commit_logs.h"
 #include "storage/data_dir.h"
 
 namespace im::core {
@@ -43,7 +44,8 @@ bool Server::open_storage(std::string* error) {
   opts.map_bytes = std::min(cfg.map_bytes, cfg.max_map_bytes);
   opts.max_map_bytes = cfg.max_map_bytes;
   opts.sync = cfg.durability == Durability::Sync;
-  // Shards open in parallel: each open waits on its own fsyncs and reloads its own log.
+  opts.private_log = false;  // the workers' commit logs, below
+  // Shards open in parallel: each open waits on its own fsyncs.
   std::vector<std::unique_ptr<storage::Shard>> shards(manifest.shards);
   std::vector<std::string> errors(manifest.shards);
   std::vector<std::thread> openers;
@@ -59,6 +61,15 @@ bool Server::open_storage(std::string* error) {
       return false;
     }
     shared_.shards.push_back(std::move(shards[s]));
+  }
+  // Each log holds up to max_unapplied_bytes per shard it serves, twice over.
+  const uint64_t shards_per_log =
+      (manifest.shards + shared_.worker_count - 1) / shared_.worker_count;
+  const uint64_t ring_bytes =
+      std::max(opts.log_ring_bytes, 2 * shards_per_log * opts.max_unapplied_bytes);
+  if (!storage::open_commit_logs(cfg.data_dir, shared_.worker_count, shared_.shards, ring_bytes,
+                                 opts.sync, &shared_.logs, error)) {
+    return false;
   }
   return load_or_create_secret(cfg.data_dir, &shared_.secret, error);
 }
@@ -108,9 +119,9 @@ bool Server::start(std::string* error) {
     port_free = check_port_free(error);
     if (!port_free) usleep(20000);
   }
-  if (!port_free || !open_storage(error)) return false;
   uint32_t cpus = std::max(1u, std::thread::hardware_concurrency());
   shared_.worker_count = cfg.workers == 0 ? cpus : cfg.workers;
+  if (!port_free || !open_storage(error)) return false;
   uint32_t n = shared_.worker_count;
   for (uint32_t i = 0; i < n; i++) {
     int fd = eventfd(0, EFD_CLOEXEC);

@@ -162,43 +162,59 @@ void ShardState::after_durable(uint64_t uid, uint64_t seq) {
   building().after.push_back(std::move(a));
 }
 
-void ShardState::submit_if_ready() {
-  if (inflight_ || failed_) return;
+bool ShardState::prepare_commit(storage::LogPiece* piece) {
+  if (inflight_ || failed_) return false;
   // Ack cursors wait for the tick, except once the server is stopping: an ack or a logout
   // handled after the last tick would not be written before this worker goes idle.
   if (worker_->shared().stopping.load(std::memory_order_relaxed)) write_dirty_acks();
   Batch& b = building();
-  if (b.empty()) return;
+  if (b.empty()) return false;
   if (ids_.last() != persisted_last_msg_id_) {
     b.writes.put_meta_u64(kMetaLastMsgId, ids_.last());
     persisted_last_msg_id_ = ids_.last();
   }
   if (uid_counter_ != durable_uid_counter_) b.writes.put_meta_u64(kMetaUidCounter, uid_counter_);
   if (gid_counter_ != durable_gid_counter_) b.writes.put_meta_u64(kMetaGidCounter, gid_counter_);
-  storage::CommitStatus status = shard_->begin_commit(b.writes, &log_write_);
-  // No room in the log until the checkpointer applies more: the batch keeps building (bounded
-  // by max_batch_ops) and the checkpointer's wake-up brings us back here.
-  if (status == storage::CommitStatus::Busy) return;
+  storage::CommitStatus status = shard_->begin_commit(b.writes, piece);
+  // The checkpointer is at its bound: the batch keeps building (bounded by max_batch_ops) and
+  // the checkpointer's wake-up brings us back here.
+  if (status == storage::CommitStatus::Busy) return false;
+  if (status == storage::CommitStatus::Ok && !piece->bytes.empty()) return true;
+  Batch& started = start_batch();
+  if (status == storage::CommitStatus::Ok) {
+    complete(started);  // answers only: everything they depend on is already durable
+  } else {
+    inflight_ = true;
+    finish_commit(status);  // refused, unwritten
+  }
+  return false;
+}
+
+ShardState::Batch& ShardState::start_batch() {
+  Batch& b = building();
   b.batch_no = next_batch_no_++;
   b.uid_counter = uid_counter_;  // what this batch makes durable
   b.gid_counter = gid_counter_;
   building_ = 1 - building_;
-  if (b.writes.empty()) {
-    complete(b);  // answers only: everything they depend on is already durable
-    return;
-  }
+  return b;
+}
+
+void ShardState::commit_placed() {
+  start_batch();
   inflight_ = true;
-  if (status != storage::CommitStatus::Ok) return finish_commit(status);  // refused, unwritten
-  worker_->submit_log_write(shard_->index(), log_write_);
+}
+
+void ShardState::commit_deferred() {
+  shard_->abort_commit();
 }
 
 void ShardState::poll_commit() {
   if (!inflight_) shard_->publish_committed();  // forgets what the checkpoint applied
 }
 
-void ShardState::on_log_written(int64_t result) {
+void ShardState::on_log_written(int err, uint64_t position) {
   IM_ASSERT(inflight_);
-  finish_commit(shard_->finish_commit(result));
+  finish_commit(shard_->finish_commit(err, worker_->id(), position));
 }
 
 void ShardState::finish_commit(storage::CommitStatus status) {

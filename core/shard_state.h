@@ -38,10 +38,16 @@ class ShardState {
 
   void handle(EnvelopePtr e);
   void on_kdf_done(KdfJob&& job);
-  void poll_commit();      // each loop turn: let the overlay forget what the checkpoint applied
-  void submit_if_ready();  // end of each loop turn: start the next commit if none is in flight
-  // The worker's io_uring finished the in-flight batch's log write with result.
-  void on_log_written(int64_t result);
+  void poll_commit();  // each loop turn: let the overlay forget what the checkpoint applied
+  // End of each loop turn, while the worker's log has no record in flight: true and *piece
+  // when the building batch has writes for the log; the worker then answers with
+  // commit_placed (the record holding it is being written) or commit_deferred (the log had
+  // no room: the batch keeps building). Batches of answers only complete here.
+  bool prepare_commit(storage::LogPiece* piece);
+  void commit_placed();
+  void commit_deferred();
+  // The record holding the in-flight batch was written at log position (err 0) or failed.
+  void on_log_written(int err, uint64_t position);
   void on_tick(int64_t now_ms);
   bool idle() const;
   // At start: re-sends the second steps this shard committed but never saw confirmed.
@@ -131,6 +137,7 @@ class ShardState {
 
   // shard_state.cc: batches, caches, failure handling
   Batch& building() { return batches_[building_]; }
+  Batch& start_batch();              // the building batch becomes the one committing; returns it
   UserMem* find_user(uint64_t uid);  // loads from LMDB; nullptr when no such user
   ConvMem& conv(uint64_t uid, uint64_t peer);
   void put_conv(uint64_t uid, uint64_t peer, ConvMem& c);
@@ -238,7 +245,6 @@ class ShardState {
   uint64_t next_outbox_position_ = 1;
   std::set<uint64_t> outbox_open_;  // positions forwarded and not yet confirmed
   uint64_t outbox_deleted_through_ = 0;
-  storage::LogWrite log_write_;  // the in-flight batch's log write (read by the kernel)
 };
 
 }  // namespace im::core

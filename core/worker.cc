@@ -28,7 +28,8 @@ constexpr uint32_t kRecvBufferBytes = 16384;
 constexpr int64_t kShutdownGraceMs = 5000;
 }  // namespace
 
-Worker::Worker(uint32_t id, WorkerShared* shared) : id_(id), shared_(shared) {
+Worker::Worker(uint32_t id, WorkerShared* shared)
+    : id_(id), shared_(shared), log_(shared->logs[id].get()) {
   wake_needed_.assign(shared->worker_count, false);
   retry_pending_.assign(shared->worker_count, 0);
 }
@@ -157,10 +158,50 @@ void Worker::arm_wake() {
   io_uring_sqe_set_data64(sqe, make_tag(Tag::Wake, 0, 0));
 }
 
-void Worker::submit_log_write(uint32_t shard, const storage::LogWrite& w) {
-  io_uring_sqe* sqe = get_sqe();
-  io_uring_prep_writev2(sqe, w.fd, w.iov, unsigned(w.iov_count), w.offset, w.rw_flags);
-  io_uring_sqe_set_data64(sqe, make_tag(Tag::LogWrite, shard, 0));
+void Worker::commit_owned_shards() {
+  if (log_inflight_) return;
+  log_pieces_.clear();
+  log_writers_.clear();
+  for (auto& s : owned_shards_) {
+    storage::LogPiece piece;
+    if (!s->prepare_commit(&piece)) continue;
+    log_pieces_.push_back(piece);
+    log_writers_.push_back(s.get());
+  }
+  if (log_pieces_.empty()) return;
+  log_->trim([this](uint32_t shard) { return shared_->shards[shard]->applied_through(); });
+  switch (log_->place(log_pieces_, &log_write_)) {
+    case storage::CommitLog::Place::Ok: {
+      for (ShardState* s : log_writers_) s->commit_placed();
+      log_inflight_ = true;
+      const storage::LogWrite& w = log_write_;
+      io_uring_sqe* sqe = get_sqe();
+      io_uring_prep_writev2(sqe, w.fd, w.iov.data(), unsigned(w.iov.size()), w.offset, w.rw_flags);
+      io_uring_sqe_set_data64(sqe, make_tag(Tag::LogWrite, 0, 0));
+      break;
+    }
+    case storage::CommitLog::Place::NoRoom:
+      // Full of unapplied records: the batches keep building (bounded by max_batch_ops) and
+      // a checkpointer's wake-up after its next apply brings us back here.
+      for (ShardState* s : log_writers_) s->commit_deferred();
+      log_writers_.clear();
+      break;
+    case storage::CommitLog::Place::Failed:
+      for (ShardState* s : log_writers_) {
+        s->commit_placed();
+        s->on_log_written(log_->failed_errno(), 0);
+      }
+      log_writers_.clear();
+      break;
+  }
+}
+
+void Worker::on_log_written(int64_t result) {
+  IM_ASSERT(log_inflight_);
+  log_inflight_ = false;
+  const int err = log_->complete(result);
+  for (ShardState* s : log_writers_) s->on_log_written(err, log_write_.position);
+  log_writers_.clear();
 }
 
 void Worker::arm_tick() {
@@ -232,7 +273,7 @@ void Worker::reap_completions() {
         arm_tick();
         break;
       case Tag::LogWrite:
-        owned_shards_[slot / shared_->worker_count]->on_log_written(cqe->res);
+        on_log_written(cqe->res);
         break;
       case Tag::Ignore:
         break;
@@ -333,7 +374,7 @@ void Worker::end_turn() {
     batch.swap(deferred_);
     for (auto& e : batch) route_to_shard(std::move(e));
   }
-  for (auto& s : owned_shards_) s->submit_if_ready();
+  commit_owned_shards();
   for (uint32_t slot : flush_list_) {
     conns_[slot].queued_for_flush = false;
     flush(slot);

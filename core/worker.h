@@ -2,8 +2,9 @@
 // shards it owns (shard % workers == id). Nothing here is touched by another thread except
 // through the SPSC queues and eventfd of WorkerShared. The loop, per turn: reap completions
 // (accepts, reads, sends, wake-ups, the tick), handle frames and queued envelopes, then
-// submit every owned shard's batch to its writer and write each connection's pending
-// frames with one send (acks, results and pushes coalesced).
+// write every owned shard's batch as one record of this worker's commit log (one write and
+// sync for all of them) and each connection's pending frames with one send (acks, results
+// and pushes coalesced).
 #pragma once
 
 #include <liburing.h>
@@ -25,8 +26,8 @@
 #include "core/spsc_queue.h"
 #include "core/token.h"
 #include "protocol/im_generated.h"
+#include "storage/commit_log.h"
 #include "storage/shard.h"
-#include "storage/shard_log.h"
 
 namespace im::core {
 
@@ -39,6 +40,8 @@ struct WorkerShared {
   uint32_t shard_count = 16;
   TokenSecret secret{};
   std::vector<std::unique_ptr<storage::Shard>> shards;
+  // logs[w]: worker w's commit log, shared by the shards it owns (storage/commit_logs.h).
+  std::vector<std::unique_ptr<storage::CommitLog>> logs;
   // queues[src * worker_count + dst]
   std::vector<std::unique_ptr<SpscQueue<EnvelopePtr>>> queues;
   std::vector<int> wake_fds;
@@ -73,8 +76,6 @@ class Worker {
   // ---- used by session and shard code (this thread only) ----
   // Hands a request to the owner of e->shard (a direct call when that is this worker).
   void route_to_shard(EnvelopePtr e);
-  // Queues a shard's log write on this worker's ring (done: ShardState::on_log_written).
-  void submit_log_write(uint32_t shard, const storage::LogWrite& write);
   // Hands an outcome to the worker of e->conn.
   void route_to_conn(EnvelopePtr e);
   // Sends length-prefixed frames to a connection anywhere.
@@ -182,6 +183,15 @@ class Worker {
   std::vector<EnvelopePtr> deferred_;  // shard requests raised by connection closes
 
   std::vector<std::unique_ptr<ShardState>> owned_shards_;  // indexed by shard / workers
+  // End of a turn, while no record is in flight: the owned shards' batches as one record of
+  // the commit log, written through the ring (done: on_log_written).
+  void commit_owned_shards();
+  void on_log_written(int64_t result);
+  storage::CommitLog* log_ = nullptr;
+  storage::LogWrite log_write_;                // the record in flight (read by the kernel)
+  std::vector<storage::LogPiece> log_pieces_;  // its pieces
+  std::vector<ShardState*> log_writers_;       // the shards they belong to
+  bool log_inflight_ = false;
   std::unique_ptr<KdfPool> kdf_;
   std::vector<bool> wake_needed_;  // per destination worker, this turn
 

@@ -1,4 +1,4 @@
-// checkpointer.h - brings one shard's keyed tables up to date with its log (storage/shard_log.h)
+// checkpointer.h - brings one shard's keyed tables up to date with its commit log pieces
 // on its own thread: it waits until enough committed records have queued up (or the oldest is
 // old enough), applies all of them in one durable transaction of the tables, and publishes the
 // position it reached. The log append is what an acknowledgement waits for; this runs beside

@@ -1,6 +1,7 @@
 // data_dir.h - the layout of a data directory and its manifest.
 //   data/MANIFEST       "imserver-data 1\nshards N\ncreated_ms T\n" (written atomically)
 //   data/shard-NNN/     one LMDB environment per shard (storage/shard.h)
+//   data/log-NNN/       worker NNN's commit log (storage/commit_logs.h)
 //   data/secret.key     32 random bytes for token signing (created by core, atomically)
 // The shard count is fixed at creation; the routing functions below depend only on it, so
 // changing the number of workers between restarts never moves data.

@@ -1,5 +1,5 @@
-// shard.cc - one shard: open (and reload of unapplied log records), commit to the log,
-// publishing to the overlay, the checkpointer's apply to the tables, map growth, fault states.
+// shard.cc - one shard: open (and replay of unapplied log pieces), commits, publishing to the
+// overlay, the checkpointer's apply to the tables, map growth, fault states.
 // Threads: commits and publish_committed() run on the owner (one commit at a time), apply on
 // the checkpointer's thread, reads (shard_reads.cc) on the owner worker or any thread.
 // Invariant: mdb_env_set_mapsize on the tables runs only while no transaction of this process
@@ -49,10 +49,18 @@ static_assert(every_table_named(), "kTableNames must name every Table");
 constexpr unsigned kMaxReaders = 256;      // reader slots: owner worker + tools, with headroom
 constexpr int kMaxGrowsPerCommit = 48;     // doubling: a bound, not a limit that is ever met
 constexpr uint64_t kExpireScanFactor = 4;  // expiry visits at most max_rows * 4 rows per table
-// Meta rows written by every apply: the highest log position the tables include, and where
-// that record ends in the ring file with its chain hash (where recovery starts).
-constexpr std::string_view kMetaAppliedLog = "log_applied";
-constexpr std::string_view kMetaAppliedAt = "log_applied_at";
+// Meta rows written by every apply: per commit log, the position of the last record whose
+// piece the tables include ("log_applied/<id>", "log_applied/shard" for the private log).
+// The per-shard log of earlier builds kept that position in "log_applied" and where the
+// record ends in the ring with its chain hash in "log_applied_at" (read, never written).
+constexpr std::string_view kMetaAppliedPrefix = "log_applied/";
+constexpr std::string_view kMetaLegacyApplied = "log_applied";
+constexpr std::string_view kMetaLegacyAppliedAt = "log_applied_at";
+
+std::string applied_key(uint32_t log_id) {
+  return std::string(kMetaAppliedPrefix) +
+         (log_id == kPrivateLogId ? std::string("shard") : std::to_string(log_id));
+}
 
 uint64_t page_bytes() {
   long p = ::sysconf(_SC_PAGESIZE);
@@ -143,19 +151,6 @@ std::unique_ptr<Shard> Shard::open(const std::string& dir, uint32_t index,
     *error = "cannot open LMDB environment " + dir + ": " + mdb_strerror(rc);
     return nullptr;
   }
-  auto applied = impl->read_applied_cursor();
-  if (!applied) {
-    *error = "cannot read the applied log position in " + dir;
-    return nullptr;
-  }
-  int err = 0;
-  const std::string log_dir = dir + "/log";
-  const uint64_t ring_bytes = std::max(options.log_ring_bytes, 4 * options.max_unapplied_bytes);
-  impl->log = ShardLog::open(log_dir, ring_bytes, options.sync, &err);
-  if (!impl->log) {
-    *error = "cannot open the shard log " + log_dir + ": " + std::strerror(err);
-    return nullptr;
-  }
   char name[16];
   std::snprintf(name, sizeof(name), "apply-%u", index);
   Impl* raw = impl.get();
@@ -165,43 +160,79 @@ std::unique_ptr<Shard> Shard::open(const std::string& dir, uint32_t index,
                        .batch_bytes = options.checkpoint_bytes,
                        .max_queued_bytes = options.max_unapplied_bytes});
   impl->max_unapplied_bytes = options.max_unapplied_bytes;
-  impl->checkpointer->set_applied_through(applied->position);
-  impl->pruned_through = applied->position;
-  // Records the tables do not include yet (a crash, or a full map at the last stop): visible
-  // at once through the overlay, applied again in the background (applying is idempotent).
-  bool damaged = false;
-  err = impl->log->recover(*applied, [&](LogRecordPtr rec) {
-    if (damaged) return;
-    if (!impl->overlay.publish(rec)) {
-      damaged = true;
-      return;
-    }
-    impl->checkpointer->enqueue(std::move(rec));
-  });
-  if (err || damaged) {
-    *error = "cannot replay the shard log " + log_dir + ": " +
-             (damaged ? std::string("a record is damaged") : std::string(std::strerror(err)));
-    return nullptr;
-  }
+  if (impl->open_private_log(dir, index, options, error) != 0) return nullptr;
   return std::unique_ptr<Shard>(new Shard(index, std::move(impl)));
 }
 
-std::optional<LogCursor> Shard::Impl::read_applied_cursor() {
+// The private log in dir/log: opened and replayed, or, for a server's shard, only replayed when
+// present (the per-shard log of earlier builds), applied and removed.
+int Shard::Impl::open_private_log(const std::string& dir, uint32_t index,
+                                  const ShardOptions& options, std::string* error) {
+  const std::string log_dir = dir + "/log";
+  std::error_code ec;
+  if (!options.private_log && !std::filesystem::exists(log_dir, ec)) return 0;
+  auto legacy = read_legacy_cursor();
+  if (!legacy) {
+    *error = "cannot read the applied log position in " + dir;
+    return EIO;
+  }
+  int err = 0;
+  const uint64_t ring_bytes = std::max(options.log_ring_bytes, 4 * options.max_unapplied_bytes);
+  auto private_log = CommitLog::open(log_dir, ring_bytes, options.sync, &err);
+  if (!private_log) {
+    *error = "cannot open the shard log " + log_dir + ": " + std::strerror(err);
+    return err;
+  }
+  err = private_log->recover(*legacy, index, [&](uint64_t position, uint32_t shard, Bytes bytes) {
+    return shard == index ? replay(kPrivateLogId, position, bytes) : std::nullopt;
+  });
+  if (err) {
+    *error =
+        "cannot replay the shard log " + log_dir + ": " +
+        (err == EBADMSG ? std::string("a record is damaged") : std::string(std::strerror(err)));
+    return err;
+  }
+  if (options.private_log) {
+    log = std::move(private_log);
+    return 0;
+  }
+  CommitStatus applied = checkpointer->flush();
+  if (applied != CommitStatus::Ok) {
+    *error = "cannot apply the shard log " + log_dir + ": " + commit_status_name(applied);
+    return EIO;
+  }
+  private_log.reset();
+  std::filesystem::remove_all(log_dir, ec);
+  return 0;
+}
+
+std::optional<uint64_t> Shard::Impl::read_meta_u64(std::string_view name) {
+  MDB_txn* txn = nullptr;
+  if (mdb_txn_begin(env, nullptr, MDB_RDONLY, &txn) != 0) return std::nullopt;
+  MDB_val k{name.size(), const_cast<char*>(name.data())};
+  MDB_val v;
+  int rc = mdb_get(txn, dbi(Table::Meta), &k, &v);
+  std::optional<uint64_t> out = uint64_t{0};
+  if (rc == 0 && v.mv_size == 8) out = keys::get_le64(static_cast<const uint8_t*>(v.mv_data));
+  if (rc != 0 && rc != MDB_NOTFOUND) out = std::nullopt;
+  mdb_txn_abort(txn);
+  return out;
+}
+
+std::optional<LogCursor> Shard::Impl::read_legacy_cursor() {
   MDB_txn* txn = nullptr;
   if (mdb_txn_begin(env, nullptr, MDB_RDONLY, &txn) != 0) return std::nullopt;
   LogCursor cursor;
-  MDB_val k{kMetaAppliedLog.size(), const_cast<char*>(kMetaAppliedLog.data())};
+  MDB_val k{kMetaLegacyAppliedAt.size(), const_cast<char*>(kMetaLegacyAppliedAt.data())};
   MDB_val v;
   int rc = mdb_get(txn, dbi(Table::Meta), &k, &v);
-  if (rc == 0 && v.mv_size == 8) {
-    cursor.position = keys::get_le64(static_cast<const uint8_t*>(v.mv_data));
-  }
-  if (rc == 0 || rc == MDB_NOTFOUND) {
-    k = MDB_val{kMetaAppliedAt.size(), const_cast<char*>(kMetaAppliedAt.data())};
+  if (rc == 0 && v.mv_size == 16) {
+    cursor.end_offset = keys::get_le64(static_cast<const uint8_t*>(v.mv_data));
+    cursor.hash = keys::get_le64(static_cast<const uint8_t*>(v.mv_data) + 8);
+    k = MDB_val{kMetaLegacyApplied.size(), const_cast<char*>(kMetaLegacyApplied.data())};
     rc = mdb_get(txn, dbi(Table::Meta), &k, &v);
-    if (rc == 0 && v.mv_size == 16) {
-      cursor.end_offset = keys::get_le64(static_cast<const uint8_t*>(v.mv_data));
-      cursor.hash = keys::get_le64(static_cast<const uint8_t*>(v.mv_data) + 8);
+    if (rc == 0 && v.mv_size == 8) {
+      cursor.position = keys::get_le64(static_cast<const uint8_t*>(v.mv_data));
     }
   }
   mdb_txn_abort(txn);
@@ -209,55 +240,116 @@ std::optional<LogCursor> Shard::Impl::read_applied_cursor() {
   return cursor;
 }
 
+uint64_t Shard::Impl::applied_log_position(uint32_t log_id) {
+  for (auto& [id, position] : recovered_applied) {
+    if (id == log_id) return position;
+  }
+  uint64_t position = read_meta_u64(applied_key(log_id)).value_or(0);
+  if (log_id == kPrivateLogId) {  // the same ring as the per-shard log of earlier builds
+    position = std::max(position, read_meta_u64(kMetaLegacyApplied).value_or(0));
+  }
+  recovered_applied.emplace_back(log_id, position);
+  return position;
+}
+
+std::optional<uint64_t> Shard::Impl::replay(uint32_t log_id, uint64_t log_position,
+                                            std::span<const uint8_t> bytes) {
+  if (log_position <= applied_log_position(log_id)) return 0;
+  auto rec = std::make_shared<LogRecord>();
+  rec->position = last_seq + 1;
+  rec->log_id = log_id;
+  rec->log_position = log_position;
+  rec->bytes.assign(bytes.begin(), bytes.end());
+  {
+    std::unique_lock lock(overlay_mutex);
+    if (!overlay.publish(rec)) return std::nullopt;
+  }
+  last_seq = rec->position;
+  checkpointer->enqueue(std::move(rec));  // applying is idempotent: a crash may repeat it
+  return last_seq;
+}
+
 Shard::Shard(uint32_t index, std::unique_ptr<Impl> impl) : index_(index), impl_(std::move(impl)) {}
 Shard::~Shard() = default;
 
 // ---- writes ----
 
-CommitStatus Shard::begin_commit(const WriteBatch& batch, LogWrite* write) {
+CommitStatus Shard::begin_commit(const WriteBatch& batch, LogPiece* piece) {
   Impl& m = *impl_;
   IM_ASSERT(!m.inflight);
-  write->bytes = 0;
+  *piece = LogPiece{index_, 0, {}};
   if (m.writes_stopped.load()) return CommitStatus::IoError;
   if (batch.empty()) return CommitStatus::Ok;
   // While the tables cannot take the log's records (full), take no more of them.
   CommitStatus applying = m.checkpointer->status();
   if (applying != CommitStatus::Ok) return applying;
   if (m.checkpointer->queued_bytes() >= m.max_unapplied_bytes) return CommitStatus::Busy;
-  m.log->trim(m.checkpointer->applied_through());
-  auto rec = make_log_record(batch);
-  if (!m.log->place(*rec, write)) return CommitStatus::Busy;
-  m.inflight = std::move(rec);
+  m.inflight = make_log_record(batch);
+  m.inflight->position = m.last_seq + 1;
+  piece->seq = m.inflight->position;
+  piece->bytes = m.inflight->bytes;
   return CommitStatus::Ok;
 }
 
-CommitStatus Shard::finish_commit(int64_t write_result) {
+void Shard::abort_commit() {
+  impl_->inflight.reset();
+}
+
+CommitStatus Shard::finish_commit(int err, uint32_t log_id, uint64_t log_position) {
   Impl& m = *impl_;
   IM_ASSERT(m.inflight);
   std::shared_ptr<LogRecord> rec = std::move(m.inflight);
-  if (int err = m.log->complete(write_result)) return m.fail(err);
+  if (err) return m.fail(err);
+  rec->log_id = log_id;
+  rec->log_position = log_position;
+  m.last_seq = rec->position;
   m.committed.push_back(rec);
   m.checkpointer->enqueue(std::move(rec));
   return CommitStatus::Ok;
 }
 
 CommitStatus Shard::commit(const WriteBatch& batch) {
+  Impl& m = *impl_;
+  IM_ASSERT(m.log);
   for (;;) {
-    LogWrite w;
-    CommitStatus st = begin_commit(batch, &w);
+    LogPiece piece;
+    CommitStatus st = begin_commit(batch, &piece);
+    if (st == CommitStatus::Ok && !piece.bytes.empty()) {
+      m.log->trim([&](uint32_t) { return m.checkpointer->applied_through(); });
+      switch (m.log->place({&piece, 1}, &m.private_write)) {
+        case CommitLog::Place::Ok:
+          break;
+        case CommitLog::Place::NoRoom:
+          abort_commit();
+          st = CommitStatus::Busy;
+          break;
+        case CommitLog::Place::Failed:
+          return finish_commit(m.log->failed_errno(), kPrivateLogId, 0);
+      }
+    }
     if (st == CommitStatus::Busy) {
-      CommitStatus applied = impl_->checkpointer->flush();  // room comes from applying
+      CommitStatus applied = m.checkpointer->flush();  // room comes from applying
       if (applied != CommitStatus::Ok) return applied;
-      impl_->log->trim(impl_->checkpointer->applied_through());
       continue;
     }
-    if (st != CommitStatus::Ok || w.bytes == 0) return st;
+    if (st != CommitStatus::Ok || piece.bytes.empty()) return st;
+    const LogWrite& w = m.private_write;
     int64_t result;
     do {
-      result = ::pwritev2(w.fd, w.iov, w.iov_count, off_t(w.offset), w.rw_flags);
+      result = ::pwritev2(w.fd, w.iov.data(), int(w.iov.size()), off_t(w.offset), w.rw_flags);
     } while (result < 0 && errno == EINTR);
-    return finish_commit(result < 0 ? -int64_t(errno) : result);
+    int err = m.log->complete(result < 0 ? -int64_t(errno) : result);
+    return finish_commit(err, kPrivateLogId, w.position);
   }
+}
+
+std::optional<uint64_t> Shard::replay(uint32_t log_id, uint64_t log_position,
+                                      std::span<const uint8_t> bytes) {
+  return impl_->replay(log_id, log_position, bytes);
+}
+
+uint64_t Shard::applied_through() const {
+  return impl_->checkpointer->applied_through();
 }
 
 void Shard::set_wake_fd(int fd) {
@@ -311,19 +403,19 @@ int Shard::Impl::apply_txn(std::span<const LogRecordPtr> records, ExpireResume* 
     rc = view ? apply_view(txn, *view, next) : EINVAL;
     if (rc) break;
   }
-  if (rc == 0 && !records.empty()) {
-    const LogRecord& last = *records.back();
-    auto le = keys::le64(last.position);
-    MDB_val k{kMetaAppliedLog.size(), const_cast<char*>(kMetaAppliedLog.data())};
+  // Per log, the last record applied (records of one log come in position order).
+  for (size_t i = 0; rc == 0 && i < records.size(); ++i) {
+    const LogRecord& rec = *records[i];
+    bool last_of_its_log = true;
+    for (size_t j = i + 1; j < records.size() && last_of_its_log; ++j) {
+      last_of_its_log = records[j]->log_id != rec.log_id;
+    }
+    if (!last_of_its_log) continue;
+    const std::string key = applied_key(rec.log_id);
+    auto le = keys::le64(rec.log_position);
+    MDB_val k{key.size(), const_cast<char*>(key.data())};
     MDB_val v{le.size(), le.data()};
     rc = mdb_put(txn, dbi(Table::Meta), &k, &v, 0);
-    auto end = keys::le64(last.end_offset), hash = keys::le64(last.hash);
-    uint8_t at[16];
-    std::memcpy(at, end.data(), 8);
-    std::memcpy(at + 8, hash.data(), 8);
-    k = MDB_val{kMetaAppliedAt.size(), const_cast<char*>(kMetaAppliedAt.data())};
-    v = MDB_val{sizeof(at), at};
-    if (rc == 0) rc = mdb_put(txn, dbi(Table::Meta), &k, &v, 0);
   }
   if (rc) {
     mdb_txn_abort(txn);
@@ -439,7 +531,7 @@ uint64_t Shard::used_bytes() {
 }
 
 uint64_t Shard::log_used_bytes() {
-  return impl_->log->file_bytes();
+  return impl_->log ? impl_->log->file_bytes() : 0;
 }
 
 uint64_t Shard::map_bytes() {

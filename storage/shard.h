@@ -3,12 +3,13 @@
 // Model: a shard is owned by exactly one worker thread (core decides which). Reads happen
 // on that worker through short read transactions (MDB_NOTLS), and return copies or invoke
 // a callback while the transaction is open. Writes are never done directly: the owner
-// collects a WriteBatch per loop turn and commits it as one record of the shard's log
-// (storage/shard_log.h): begin_commit() places it, the owner's io_uring writes it (durable in
-// sync mode), finish_commit() takes the result. The owner then calls publish_committed(): reads see
-// the batch from then on, through an in-memory overlay (storage/overlay.h), until the checkpointer
-// (storage/checkpointer.h) has applied it to the keyed tables below, in large batches. A
-// restart loads the log records the tables do not cover yet back into the overlay.
+// collects a WriteBatch per loop turn and commits it as its piece of the next record of a
+// commit log (storage/commit_log.h; the server's workers each write one, shared by the shards
+// they own): begin_commit() encodes it, the owner places and writes the record (durable in sync
+// mode), finish_commit() takes the result. The owner then calls publish_committed(): reads see
+// the batch from then on, through an in-memory overlay (storage/overlay.h), until the
+// checkpointer (storage/checkpointer.h) has applied it to the keyed tables below, in large
+// batches. A restart replays the log pieces the tables do not include yet into the overlay.
 //
 // Tables (named databases, big-endian composite keys so scans come out ordered):
 //   users (uid) users_by_name (username) devices (uid, device_id) inbox (uid, inbox_seq)
@@ -30,10 +31,10 @@
 #include <string_view>
 #include <vector>
 
+#include "storage/commit_log.h"
 #include "storage/group_records.h"
 #include "storage/log_record.h"
 #include "storage/records.h"
-#include "storage/shard_log.h"
 #include "storage/write_batch.h"
 
 namespace im::storage {
@@ -57,9 +58,15 @@ struct ShardOptions {
   uint32_t checkpoint_interval_ms = 100;
   uint64_t checkpoint_bytes = 4ull << 20;
   uint64_t max_unapplied_bytes = 16ull << 20;
-  // The log's ring file grows to this before it wraps (at least 4 x max_unapplied_bytes).
+  // A shard opened on its own commits to a private log in its dir (log/); the server's shards
+  // write to their workers' logs instead (false). A private log's ring grows to this before it
+  // wraps (at least 4 x max_unapplied_bytes).
+  bool private_log = true;
   uint64_t log_ring_bytes = 64ull << 20;
 };
+
+// The log id of a shard's private log (the server's worker logs are 0..workers-1).
+constexpr uint32_t kPrivateLogId = 0xffffffff;
 
 struct InboxItem {
   uint64_t inbox_seq;
@@ -88,18 +95,30 @@ class Shard {
   uint32_t index() const { return index_; }
 
   // ---- writes (owner thread only, one commit at a time) ----
-  // The owner's asynchronous commit: places batch as the next log record and fills *write;
-  // the caller does that write (the worker through its io_uring) and passes its result to
-  // finish_commit, which returns Ok once the record is durable (sync mode). begin_commit
-  // returns Busy, placing nothing, while the log has no room or the checkpointer is at its
-  // bound (retry when the wake fd fires), and refuses the batch with the apply's status while
-  // the checkpointer cannot apply (map or disk full). An empty batch needs no write: Ok and
-  // write->bytes == 0, no finish_commit.
-  CommitStatus begin_commit(const WriteBatch& batch, LogWrite* write);
-  CommitStatus finish_commit(int64_t write_result);
-  // The synchronous form (tests, tools, benchmarks): durable on return in sync mode; waits
-  // for the checkpointer when Busy.
+  // The owner's asynchronous commit: encodes batch as this shard's piece of the next commit log
+  // record (*piece points into the shard until finish_commit or abort_commit); the caller
+  // places the record in its log, writes it (the worker through its io_uring) and passes the
+  // outcome to finish_commit, which returns Ok once the record is durable (sync mode).
+  // begin_commit returns Busy, doing nothing, while the checkpointer is at its bound (retry
+  // when the wake fd fires), and refuses the batch with the apply's status while the
+  // checkpointer cannot apply (map or disk full). An empty batch needs no write: Ok with an
+  // empty piece, no finish_commit.
+  CommitStatus begin_commit(const WriteBatch& batch, LogPiece* piece);
+  // The log had no room for the record: as if begin_commit had not been called.
+  void abort_commit();
+  // The record holding the piece is written, at log_position of log log_id (err 0), or its
+  // write failed with err (ENOSPC/EDQUOT: DiskFull, retry; else IoError for good).
+  CommitStatus finish_commit(int err, uint32_t log_id, uint64_t log_position);
+  // The synchronous form through the private log (tests, tools, benchmarks): durable on
+  // return in sync mode; waits for the checkpointer when Busy.
   CommitStatus commit(const WriteBatch& batch);
+  // Recovery (storage/commit_logs.h), before the owner commits: the piece of record
+  // log_position of log log_id. Returns the seq it was given, 0 when the tables hold it
+  // already, nullopt when it is damaged.
+  std::optional<uint64_t> replay(uint32_t log_id, uint64_t log_position,
+                                 std::span<const uint8_t> bytes);
+  // The highest seq (LogPiece::seq) applied to the tables. Any thread.
+  uint64_t applied_through() const;
   // The checkpointer writes 1 (an eventfd counter) to fd after each apply: an owner waiting
   // on Busy, or for records to prune, wakes. -1: nobody.
   void set_wake_fd(int fd);
@@ -174,7 +193,7 @@ class Shard {
 
   // Bytes used by the map (for metrics) and the map size now.
   uint64_t used_bytes();
-  uint64_t log_used_bytes();  // the log's ring file
+  uint64_t log_used_bytes();  // the private log's ring file (0 without one)
   uint64_t map_bytes();
 
  private:

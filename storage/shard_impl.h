@@ -1,6 +1,6 @@
 // shard_impl.h - private to storage/shard*.cc and group_reads.cc: the state behind a Shard (the
-// tables' LMDB env, its table handles, the resize lock, the log, the overlay and the
-// checkpointer) and the read-transaction / cursor / scan helpers those files share.
+// tables' LMDB env, its table handles, the resize lock, the private log if any, the overlay and
+// the checkpointer) and the read-transaction / cursor / scan helpers those files share.
 // Thread rules are those of shard.h: the log is written by the owner's commits only, the tables by
 // the checkpointer's apply only, the overlay by the owner under overlay_mutex.
 #pragma once
@@ -24,9 +24,9 @@
 #include "storage/storage_assert.h"
 
 #include "storage/checkpointer.h"
+#include "storage/commit_log.h"
 #include "storage/overlay.h"
 #include "storage/shard.h"
-#include "storage/shard_log.h"
 
 namespace im::storage {
 namespace detail {
@@ -93,8 +93,13 @@ struct Shard::Impl {
   // Per table of detail::kExpireTables, same order (checkpointer thread only).
   detail::ExpireResume expire_resume[detail::kExpireTableCount];
 
-  std::unique_ptr<ShardLog> log;
-  std::shared_ptr<LogRecord> inflight;  // placed by begin_commit, awaiting finish_commit
+  std::unique_ptr<CommitLog> log;       // the private log (ShardOptions::private_log)
+  LogWrite private_write;               // commit()'s write to it
+  std::shared_ptr<LogRecord> inflight;  // encoded by begin_commit, awaiting finish_commit
+  uint64_t last_seq = 0;                // the seq of the last committed or replayed batch
+  // Per log id: the position of the last record whose piece the tables hold, as read at
+  // recovery (replay skips what is not newer).
+  std::vector<std::pair<uint32_t, uint64_t>> recovered_applied;
   uint64_t max_unapplied_bytes = 0;
   // Reads: shared. publish/prune: exclusive (owner thread).
   std::shared_mutex overlay_mutex;
@@ -135,7 +140,14 @@ struct Shard::Impl {
   CommitStatus apply_records(std::span<const LogRecordPtr> records);
   int apply_txn(std::span<const LogRecordPtr> records, detail::ExpireResume* next);
   int apply_view(MDB_txn* txn, const BatchView& batch, detail::ExpireResume* next);
-  std::optional<LogCursor> read_applied_cursor();
+  // Where the per-shard log of earlier builds said its applied part ends ({0,0,0} if never).
+  std::optional<LogCursor> read_legacy_cursor();
+  std::optional<uint64_t> read_meta_u64(std::string_view name);
+  uint64_t applied_log_position(uint32_t log_id);
+  std::optional<uint64_t> replay(uint32_t log_id, uint64_t log_position,
+                                 std::span<const uint8_t> bytes);
+  int open_private_log(const std::string& dir, uint32_t index, const ShardOptions& options,
+                       std::string* error);
   int delete_outbox_through(MDB_txn* txn, uint64_t through);
   int expire(MDB_txn* txn, Table table, int64_t cutoff_ms, uint32_t max_rows,
              detail::ExpireResume* resume);
