@@ -182,8 +182,11 @@ void Worker::commit_owned_shards() {
     }
     case storage::CommitLog::Place::NoRoom:
       // Full of unapplied records: the batches keep building (bounded by max_batch_ops) and
-      // a checkpointer's wake-up after its next apply brings us back here.
+      // the checkpointers, asked to apply now, wake us when they have.
       for (ShardState* s : log_writers_) s->commit_deferred();
+      for (uint32_t s = id_; s < shared_->shard_count; s += shared_->worker_count) {
+        shared_->shards[s]->request_checkpoint();
+      }
       log_writers_.clear();
       break;
     case storage::CommitLog::Place::Failed:

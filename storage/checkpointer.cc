@@ -24,10 +24,19 @@ Checkpointer::~Checkpointer() {
 
 void Checkpointer::enqueue(LogRecordPtr rec) {
   std::unique_lock lock(mu_);
-  if (queue_.empty()) oldest_at_ = Clock::now();
+  const bool was_empty = queue_.empty();
+  if (was_empty) oldest_at_ = Clock::now();
   queued_bytes_ += rec->bytes.size();
   queue_.push_back(std::move(rec));
-  if (queued_bytes_ >= limits_.batch_bytes) work_cv_.notify_one();
+  // The thread sleeps without a deadline while the queue is empty: the first record arms it.
+  if (was_empty || queued_bytes_ >= limits_.batch_bytes) work_cv_.notify_one();
+}
+
+void Checkpointer::hurry() {
+  std::unique_lock lock(mu_);
+  if (queue_.empty()) return;
+  hurry_ = true;
+  work_cv_.notify_one();
 }
 
 CommitStatus Checkpointer::flush() {
@@ -42,7 +51,7 @@ CommitStatus Checkpointer::flush() {
 
 bool Checkpointer::due(Clock::time_point now) const {
   if (queue_.empty()) return false;
-  return stop_ || flush_waiters_ > 0 || queued_bytes_ >= limits_.batch_bytes ||
+  return stop_ || hurry_ || flush_waiters_ > 0 || queued_bytes_ >= limits_.batch_bytes ||
          now - oldest_at_ >= std::chrono::milliseconds(limits_.interval_ms);
 }
 
@@ -59,6 +68,7 @@ void Checkpointer::run() {
     }
     std::vector<LogRecordPtr> batch(queue_.begin(), queue_.end());
     queue_.clear();
+    hurry_ = false;
     applying_ = true;
     lock.unlock();
     CommitStatus st = apply_(batch);

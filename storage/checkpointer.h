@@ -53,6 +53,9 @@ class Checkpointer {
   void set_wake_fd(int fd) { wake_fd_.store(fd); }
   // Blocks until everything queued so far is applied or applying failed; returns the status.
   CommitStatus flush();
+  // Applies what is queued now rather than when it is due (the log needs the space); the
+  // wake fd tells when it is done.
+  void hurry();
   // Highest position applied to the tables (any thread).
   uint64_t applied_through() const { return applied_through_.load(std::memory_order_acquire); }
   void set_applied_through(uint64_t position) { applied_through_.store(position); }
@@ -74,6 +77,7 @@ class Checkpointer {
   std::atomic<uint64_t> queued_bytes_{0};  // queued plus being applied; written under mu_
   std::atomic<int> wake_fd_{-1};
   bool applying_ = false;
+  bool hurry_ = false;
   uint64_t flush_waiters_ = 0;
   bool stop_ = false;
   std::atomic<uint64_t> applied_through_{0};

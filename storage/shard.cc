@@ -369,6 +369,10 @@ void Shard::publish_committed() {
   }
 }
 
+void Shard::request_checkpoint() {
+  impl_->checkpointer->hurry();
+}
+
 CommitStatus Shard::checkpoint() {
   return impl_->checkpointer->flush();
 }

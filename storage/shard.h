@@ -128,6 +128,9 @@ class Shard {
   // Blocks until every committed batch is applied to the tables (tests, tools); the status of
   // the apply.
   CommitStatus checkpoint();
+  // Starts applying what is committed now, without waiting (the owner's log has no room);
+  // the wake fd fires when it is done.
+  void request_checkpoint();
   // True once a commit returned IoError: every later commit returns IoError at once (a failed
   // write or fsync is never retried; reopen the shard after a restart). Any thread.
   bool writes_stopped() const;
