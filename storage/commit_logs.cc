@@ -2,10 +2,12 @@
 #include "storage/commit_logs.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <thread>
 
 namespace im::storage {
 
@@ -43,38 +45,59 @@ bool open_commit_logs(const std::string& data_dir, uint32_t workers,
   for (uint32_t w = 0; w < workers; ++w) ids.push_back(w);
   std::sort(ids.begin(), ids.end());
   ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
-  logs->clear();
-  std::vector<uint32_t> retired;
-  bool moved = false;  // a replayed piece is not in the log of its shard's owner now
-  // In id order, one at a time: a shard's pieces are replayed from one thread.
+  std::vector<std::unique_ptr<CommitLog>> opened;
   for (uint32_t id : ids) {
-    const std::string dir = commit_log_dir(data_dir, id);
     int err = 0;
-    auto log = CommitLog::open(dir, ring_bytes, sync, &err);
-    if (!log) {
-      *error = "cannot open the commit log " + dir + ": " + std::strerror(err);
+    opened.push_back(CommitLog::open(commit_log_dir(data_dir, id), ring_bytes, sync, &err));
+    if (!opened.back()) {
+      *error =
+          "cannot open the commit log " + commit_log_dir(data_dir, id) + ": " + std::strerror(err);
       return false;
-    }
-    err = log->recover({}, UINT32_MAX,
-                       [&](uint64_t position, uint32_t shard, std::span<const uint8_t> b) {
-                         if (shard >= shards.size()) return std::optional<uint64_t>();
-                         std::optional<uint64_t> seq = shards[shard]->replay(id, position, b);
-                         if (seq && *seq != 0 && shard % workers != id) moved = true;
-                         return seq;
-                       });
-    if (err) {
-      *error = "cannot replay the commit log " + dir + ": " +
-               (err == EBADMSG ? std::string("a record is damaged") : std::strerror(err));
-      return false;
-    }
-    if (id < workers) {
-      logs->push_back(std::move(log));
-    } else {
-      retired.push_back(id);
     }
   }
-  // Applied before any new piece: a later start could otherwise replay a shard's pieces from
-  // two logs in the wrong order.
+  // Replays the pieces of log i that belong to owned_pass (the shard's owner is the log's
+  // worker) or not; the others count as not there. Returns 0 or an errno.
+  std::atomic<bool> moved{false};  // a piece was replayed from a log other than its owner's
+  auto replay = [&](size_t i, bool owned_pass) {
+    const uint32_t id = ids[i];
+    return opened[i]->recover(
+        {}, UINT32_MAX, [&](uint64_t position, uint32_t shard, std::span<const uint8_t> b) {
+          if (shard >= shards.size()) return std::optional<uint64_t>();
+          const bool owned = id < workers && shard % workers == id;
+          if (owned != owned_pass) return std::optional<uint64_t>(0);
+          std::optional<uint64_t> seq = shards[shard]->replay(id, position, b);
+          if (!owned && seq && *seq != 0) moved = true;
+          return seq;
+        });
+  };
+  std::vector<int> errs(ids.size(), 0);
+  // First, one log at a time in id order, the pieces a run with another worker count left
+  // outside their shard's owner's log: older than anything of that shard in its owner's log.
+  for (size_t i = 0; i < ids.size(); ++i) errs[i] = replay(i, false);
+  // Then each log's own shards, one thread per log (each shard is replayed by one thread).
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (ids[i] < workers && errs[i] == 0)
+      threads.emplace_back([&, i] { errs[i] = replay(i, true); });
+  }
+  for (auto& t : threads) t.join();
+  std::vector<uint32_t> retired;
+  logs->clear();
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (errs[i]) {
+      *error = "cannot replay the commit log " + commit_log_dir(data_dir, ids[i]) + ": " +
+               (errs[i] == EBADMSG ? std::string("a record is damaged") : std::strerror(errs[i]));
+      return false;
+    }
+    if (ids[i] < workers) {
+      logs->push_back(std::move(opened[i]));
+    } else {
+      retired.push_back(ids[i]);
+    }
+  }
+  // Applied before any new piece: those pieces are not in their owner's log (which the second
+  // pass rebuilt without them), and a later start could replay a shard's pieces from two logs
+  // in the wrong order.
   if (!moved && retired.empty()) return true;
   for (const auto& shard : shards) {
     CommitStatus applied = shard->checkpoint();

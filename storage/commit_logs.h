@@ -20,8 +20,9 @@ namespace im::storage {
 std::string commit_log_dir(const std::string& data_dir, uint32_t log_id);
 
 // Opens logs 0..workers-1 into *logs (logs[w] for worker w) and replays them, and every other
-// log in data_dir, into shards (indexed by shard number). ring_bytes: each log's ring size.
-// False and *error on failure.
+// log in data_dir, into shards (indexed by shard number): first, log by log, the pieces found
+// outside their shard's owner's log; then every log's own shards, one thread per log.
+// ring_bytes: each log's ring size. False and *error on failure.
 bool open_commit_logs(const std::string& data_dir, uint32_t workers,
                       std::span<const std::unique_ptr<Shard>> shards, uint64_t ring_bytes,
                       bool sync, std::vector<std::unique_ptr<CommitLog>>* logs, std::string* error);
