@@ -93,6 +93,8 @@ const std::array kFields = {
         "password hashing jobs waiting per worker"},
   Field{"max_batch_ops", &Config::max_batch_ops, 1, 1ull << 24, "operations",
         "writes per shard per commit"},
+  Field{"checkpoint_interval_ms", &Config::checkpoint_interval_ms, 10, 60000, "ms",
+        "longest a committed write waits before it is applied to the keyed tables"},
   Field{"log_level", &Config::log_level, 0, 0, "", "least severe log lines written"},
 };
 // clang-format on

@@ -47,6 +47,10 @@ struct Config {
   uint32_t cross_worker_queue_entries = 65536;
   uint32_t kdf_queue_entries = 1024;
   uint32_t max_batch_ops = 65536;  // per shard per commit
+  // A shard's checkpointer applies its log pieces to the tables once the oldest is this old
+  // (or 4 MiB are queued): longer writes fewer bytes with many active inboxes, shorter keeps
+  // each apply's sync small (docs/operations.md).
+  uint32_t checkpoint_interval_ms = 100;
   // logging
   LogLevel log_level = LogLevel::Info;
 };

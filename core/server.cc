@@ -43,6 +43,7 @@ bool Server::open_storage(std::string* error) {
   storage::ShardOptions opts;
   opts.map_bytes = std::min(cfg.map_bytes, cfg.max_map_bytes);
   opts.max_map_bytes = cfg.max_map_bytes;
+  opts.checkpoint_interval_ms = cfg.checkpoint_interval_ms;
   opts.sync = cfg.durability == Durability::Sync;
   opts.private_log = false;  // the workers' commit logs, below
   // Shards open in parallel: each open waits on its own fsyncs.

@@ -80,6 +80,7 @@ const std::vector<std::string> kAllFlags = {"--bind",
                                             "--cross-worker-queue-entries",
                                             "--kdf-queue-entries",
                                             "--max-batch-ops",
+                                            "--checkpoint-interval-ms",
                                             "--log-level",
                                             "--config"};
 
@@ -217,6 +218,7 @@ password_scrypt_n = 2048
 cross_worker_queue_entries = 64
 kdf_queue_entries = 14
 max_batch_ops = 15
+checkpoint_interval_ms = 16
 log_level = "error"
 )");
   Outcome from_file = parse({"--config", file.path()});
@@ -272,6 +274,8 @@ log_level = "error"
                               "14",
                               "--max-batch-ops",
                               "15",
+                              "--checkpoint-interval-ms",
+                              "16",
                               "--log-level",
                               "error"});
   ASSERT_TRUE(from_flags.ok) << from_flags.err;
@@ -302,6 +306,7 @@ log_level = "error"
     EXPECT_EQ(c->cross_worker_queue_entries, 64u);
     EXPECT_EQ(c->kdf_queue_entries, 14u);
     EXPECT_EQ(c->max_batch_ops, 15u);
+    EXPECT_EQ(c->checkpoint_interval_ms, 16u);
     EXPECT_EQ(c->log_level, LogLevel::Error);
   }
 }
