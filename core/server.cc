@@ -127,6 +127,7 @@ bool Server::start(std::string* error) {
   shared_.worker_count = cfg.workers == 0 ? cpus : cfg.workers;
   if (!port_free || !open_storage(error)) return false;
   uint32_t n = shared_.worker_count;
+  shared_.quiet = std::make_unique<std::atomic<bool>[]>(n);
   for (uint32_t i = 0; i < n; i++) {
     int fd = eventfd(0, EFD_CLOEXEC);
     if (fd < 0) {

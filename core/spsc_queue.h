@@ -47,6 +47,10 @@ class SpscQueue {
   }
 
   size_t capacity() const { return mask_ + 1; }
+  // Any thread: nothing pushed is waiting (a snapshot; shutdown's quiescence check).
+  bool empty() const {
+    return head_.load(std::memory_order_seq_cst) == tail_.load(std::memory_order_seq_cst);
+  }
 
  private:
   size_t mask_ = 0;

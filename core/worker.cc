@@ -26,6 +26,9 @@ constexpr unsigned kCqEntries = 32768;
 constexpr uint32_t kRecvBufferCount = 1024;  // power of two
 constexpr uint32_t kRecvBufferBytes = 16384;
 constexpr int64_t kShutdownGraceMs = 5000;
+// Frames that clients sent before a stop (acks, a logout, a last request) are read and
+// handled for this long before every open connection is kicked.
+constexpr int64_t kShutdownDrainMs = 100;
 }  // namespace
 
 Worker::Worker(uint32_t id, WorkerShared* shared)
@@ -235,17 +238,14 @@ void Worker::run() {
     queue_backlog_ = drain_queues();
     KdfJob job;
     while (kdf_->pop_done(&job)) {
+      if (shutting_down_) set_quiet(false);
       uint32_t shard = job.request->shard;
       owned_shards_[shard / shared_->worker_count]->on_kdf_done(std::move(job));
     }
     for (auto& s : owned_shards_) s->poll_commit();
     if (!shutting_down_ && shared_->stopping.load(std::memory_order_relaxed)) begin_shutdown();
     end_turn();
-    if (shutting_down_) {
-      bool idle = open_conns_ == 0;
-      for (auto& s : owned_shards_) idle = idle && s->idle();
-      if (idle || mono_ms() - shutdown_started_ms_ > kShutdownGraceMs) break;
-    }
+    if (shutting_down_ && done_shutting_down()) break;
   }
   LOG_DEBUG("worker stopped");
 }
@@ -296,6 +296,7 @@ bool Worker::drain_queues() {
     auto& q = shared_->queue(src, id_);
     EnvelopePtr e;
     size_t work = 0;
+    if (shutting_down_ && !q.empty()) set_quiet(false);  // before the pop: see all_quiet
     while (work < kMaxQueueWorkPerTurn && q.pop(&e)) {
       work += 1;
       if (e->op == Op::GroupFanout) {
@@ -414,17 +415,45 @@ void Worker::on_tick() {
   for (auto& s : owned_shards_) s->on_tick(now);
 }
 
+bool Worker::done_shutting_down() {
+  if (!kicked_ && mono_ms() - shutdown_started_ms_ >= kShutdownDrainMs) {
+    kicked_ = true;
+    for (uint32_t slot = 0; slot < conns_.size(); slot++) {
+      if (conns_[slot].state == ConnState::Open) {
+        kick(ref_of(slot), Code::ServerShutdown, "server is shutting down");
+      }
+    }
+  }
+  bool idle = open_conns_ == 0 && !log_inflight_ && deferred_.empty() && broadcast_retry_.empty();
+  for (auto& s : owned_shards_) idle = idle && s->idle();
+  if (idle) set_quiet(true);
+  if (mono_ms() - shutdown_started_ms_ > kShutdownGraceMs) return true;
+  return idle && shared_->all_quiet();
+}
+
+void Worker::set_quiet(bool quiet) {
+  if (shared_->quiet[id_].exchange(quiet) == quiet || !quiet) return;
+  // Newly quiet: the others re-check (each one's loop may be waiting for this).
+  for (uint32_t w = 0; w < shared_->worker_count; w++) {
+    if (w == id_) continue;
+    uint64_t one = 1;
+    ssize_t n = write(shared_->wake_fds[w], &one, sizeof(one));
+    (void)n;
+  }
+}
+
 void Worker::begin_shutdown() {
   shutting_down_ = true;
   shutdown_started_ms_ = mono_ms();
   if (listen_fd_ >= 0) {
     shutdown(listen_fd_, SHUT_RDWR);
   }
-  for (uint32_t slot = 0; slot < conns_.size(); slot++) {
-    if (conns_[slot].state == ConnState::Open) {
-      kick(ref_of(slot), Code::ServerShutdown, "server is shutting down");
-    }
-  }
+  // The loop wakes when the drain is over (done_shutting_down kicks what is still open).
+  drain_ts_.tv_sec = 0;
+  drain_ts_.tv_nsec = kShutdownDrainMs * 1000000;
+  io_uring_sqe* sqe = get_sqe();
+  io_uring_prep_timeout(sqe, &drain_ts_, 0, 0);
+  io_uring_sqe_set_data64(sqe, make_tag(Tag::Ignore, 0, 0));
 }
 
 }  // namespace im::core

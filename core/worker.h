@@ -56,6 +56,19 @@ struct WorkerShared {
   // Client connections of the whole process (open or closing), bounded by max_connections
   // whichever worker the kernel's SO_REUSEPORT hash hands them to.
   std::atomic<uint32_t> open_connections{0};
+  // Shutdown: quiet[w] while worker w is stopping with nothing of its own left to do and has
+  // handed nothing on since. A worker leaves only once every worker is quiet and every queue
+  // empty, so an ack or a logout queued by another worker is never left behind.
+  std::unique_ptr<std::atomic<bool>[]> quiet;
+  bool all_quiet() const {
+    for (const auto& q : queues) {  // queues first: a worker clears its flag before it pops
+      if (!q->empty()) return false;
+    }
+    for (uint32_t w = 0; w < worker_count; w++) {
+      if (!quiet[w].load()) return false;
+    }
+    return true;
+  }
 
   SpscQueue<EnvelopePtr>& queue(uint32_t src, uint32_t dst) {
     return *queues[src * worker_count + dst];
@@ -170,6 +183,7 @@ class Worker {
   uint32_t buf_size_ = 0;
   uint64_t wake_value_ = 0;
   __kernel_timespec tick_ts_{};
+  __kernel_timespec drain_ts_{};  // shutdown: when open connections are kicked
 
   // Slots are created when no free one is left and reused newest-first; the capacity is
   // reserved for max_connections at init, so conns_ never reallocates (a Connection never
@@ -231,6 +245,9 @@ class Worker {
   uint64_t broadcasts_dropped_seen_ = 0;
 
   bool shutting_down_ = false;
+  bool kicked_ = false;       // shutdown: open connections were told to go
+  bool done_shutting_down();  // after each turn while shutting down: true to leave the loop
+  void set_quiet(bool quiet);
   int64_t shutdown_started_ms_ = 0;
   int64_t last_tick_ms_ = 0;
 };
