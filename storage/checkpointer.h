@@ -58,7 +58,6 @@ class Checkpointer {
   void hurry();
   // Highest position applied to the tables (any thread).
   uint64_t applied_through() const { return applied_through_.load(std::memory_order_acquire); }
-  void set_applied_through(uint64_t position) { applied_through_.store(position); }
   // Ok, or why the last apply failed (any thread).
   CommitStatus status() const { return status_.load(std::memory_order_acquire); }
 

@@ -206,37 +206,35 @@ int Shard::Impl::open_private_log(const std::string& dir, uint32_t index,
   return 0;
 }
 
-std::optional<uint64_t> Shard::Impl::read_meta_u64(std::string_view name) {
+// The tables' meta row name (the overlay never holds these rows), copied to out when it is
+// `bytes` long: 1 if so, 0 if absent or of another length, -1 if the tables cannot be read.
+int Shard::Impl::read_meta(std::string_view name, uint8_t* out, size_t bytes) {
   MDB_txn* txn = nullptr;
-  if (mdb_txn_begin(env, nullptr, MDB_RDONLY, &txn) != 0) return std::nullopt;
+  if (mdb_txn_begin(env, nullptr, MDB_RDONLY, &txn) != 0) return -1;
   MDB_val k{name.size(), const_cast<char*>(name.data())};
   MDB_val v;
   int rc = mdb_get(txn, dbi(Table::Meta), &k, &v);
-  std::optional<uint64_t> out = uint64_t{0};
-  if (rc == 0 && v.mv_size == 8) out = keys::get_le64(static_cast<const uint8_t*>(v.mv_data));
-  if (rc != 0 && rc != MDB_NOTFOUND) out = std::nullopt;
+  const bool found = rc == 0 && v.mv_size == bytes;
+  if (found) std::memcpy(out, v.mv_data, bytes);
   mdb_txn_abort(txn);
-  return out;
+  return found ? 1 : (rc == 0 || rc == MDB_NOTFOUND) ? 0 : -1;
+}
+
+uint64_t Shard::Impl::read_meta_u64(std::string_view name) {
+  uint8_t b[8];
+  return read_meta(name, b, sizeof(b)) == 1 ? keys::get_le64(b) : 0;
 }
 
 std::optional<LogCursor> Shard::Impl::read_legacy_cursor() {
-  MDB_txn* txn = nullptr;
-  if (mdb_txn_begin(env, nullptr, MDB_RDONLY, &txn) != 0) return std::nullopt;
   LogCursor cursor;
-  MDB_val k{kMetaLegacyAppliedAt.size(), const_cast<char*>(kMetaLegacyAppliedAt.data())};
-  MDB_val v;
-  int rc = mdb_get(txn, dbi(Table::Meta), &k, &v);
-  if (rc == 0 && v.mv_size == 16) {
-    cursor.end_offset = keys::get_le64(static_cast<const uint8_t*>(v.mv_data));
-    cursor.hash = keys::get_le64(static_cast<const uint8_t*>(v.mv_data) + 8);
-    k = MDB_val{kMetaLegacyApplied.size(), const_cast<char*>(kMetaLegacyApplied.data())};
-    rc = mdb_get(txn, dbi(Table::Meta), &k, &v);
-    if (rc == 0 && v.mv_size == 8) {
-      cursor.position = keys::get_le64(static_cast<const uint8_t*>(v.mv_data));
-    }
+  uint8_t at[16];
+  int found = read_meta(kMetaLegacyAppliedAt, at, sizeof(at));
+  if (found < 0) return std::nullopt;
+  if (found == 1) {
+    cursor.end_offset = keys::get_le64(at);
+    cursor.hash = keys::get_le64(at + 8);
+    cursor.position = read_meta_u64(kMetaLegacyApplied);
   }
-  mdb_txn_abort(txn);
-  if (rc != 0 && rc != MDB_NOTFOUND) return std::nullopt;
   return cursor;
 }
 
@@ -244,9 +242,9 @@ uint64_t Shard::Impl::applied_log_position(uint32_t log_id) {
   for (auto& [id, position] : recovered_applied) {
     if (id == log_id) return position;
   }
-  uint64_t position = read_meta_u64(applied_key(log_id)).value_or(0);
+  uint64_t position = read_meta_u64(applied_key(log_id));
   if (log_id == kPrivateLogId) {  // the same ring as the per-shard log of earlier builds
-    position = std::max(position, read_meta_u64(kMetaLegacyApplied).value_or(0));
+    position = std::max(position, read_meta_u64(kMetaLegacyApplied));
   }
   recovered_applied.emplace_back(log_id, position);
   return position;

@@ -142,7 +142,8 @@ struct Shard::Impl {
   int apply_view(MDB_txn* txn, const BatchView& batch, detail::ExpireResume* next);
   // Where the per-shard log of earlier builds said its applied part ends ({0,0,0} if never).
   std::optional<LogCursor> read_legacy_cursor();
-  std::optional<uint64_t> read_meta_u64(std::string_view name);
+  int read_meta(std::string_view name, uint8_t* out, size_t bytes);
+  uint64_t read_meta_u64(std::string_view name);  // 0 when absent or unreadable
   uint64_t applied_log_position(uint32_t log_id);
   std::optional<uint64_t> replay(uint32_t log_id, uint64_t log_position,
                                  std::span<const uint8_t> bytes);
