@@ -98,8 +98,8 @@ int Shard::Impl::open_env(const std::string& dir, const ShardOptions& options) {
   if ((rc = mdb_env_set_maxdbs(env, kTableCount))) return rc;
   if ((rc = mdb_env_set_maxreaders(env, kMaxReaders))) return rc;
   if ((rc = mdb_env_set_mapsize(env, initial))) return rc;
-  // MDB_NOTLS: reads run on the owner worker, writes on the writer thread, and a reset read
-  // transaction is reused. sync keeps LMDB's default (durable) flags; never MDB_NOMETASYNC.
+  // MDB_NOTLS: reads run on the owner worker, writes on the checkpointer's thread, and a reset
+  // read transaction is reused. sync keeps LMDB's default (durable) flags; never MDB_NOMETASYNC.
   unsigned flags = MDB_NOTLS | (options.sync ? 0u : static_cast<unsigned>(MDB_NOSYNC));
   if ((rc = mdb_env_open(env, dir.c_str(), flags, 0600))) return rc;
   int dead = 0;
@@ -479,7 +479,8 @@ int Shard::Impl::expire(MDB_txn* txn, Table table, int64_t cutoff_ms, uint32_t m
 }
 
 // MDB_MAP_FULL: doubles the map, up to max_map_bytes. MDB_MAP_RESIZED (another process grew
-// the file's map): adopts that size (target 0). Runs on the writer thread between transactions.
+// the file's map): adopts that size (target 0). Runs on the checkpointer's thread between
+// transactions.
 Shard::Impl::Grow Shard::Impl::grow_map(int commit_rc) {
   if (commit_rc == MDB_MAP_RESIZED) return remap(0);
   const uint64_t current = map_bytes.load();

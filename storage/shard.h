@@ -165,8 +165,6 @@ class Shard {
   uint32_t count_incoming(uint64_t uid, uint64_t peer_uid, uint64_t after_seq, uint64_t up_to_seq);
   // All conversation rows of uid (at most limit), in peer order.
   std::vector<ConvRow> list_convs(uint64_t uid, size_t limit);
-  // Removes dedup/rdedup/group_dedup rows older than cutoff_ms, at most max_rows; returns how many.
-  // (Runs as part of a batch in the writer thread: see WriteBatch::expire_dedup.)
 
   // ---- groups (storage/group_records.h) ----
   std::optional<GroupRecord> get_group(uint64_t gid);

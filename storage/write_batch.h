@@ -1,6 +1,7 @@
 // write_batch.h - the writes one shard commits in one transaction (group commit).
-// Built by the owner worker during a loop turn, handed to the shard's writer thread, then
-// cleared and reused: the arena keeps its capacity, so steady state does not allocate.
+// Built by the owner worker during a loop turn, encoded into the worker's commit log record
+// (storage/log_record.h), then cleared and reused: the arena keeps its capacity, so steady
+// state does not allocate.
 // Ops apply in the order they were added; a later put of the same key wins.
 #pragma once
 
