@@ -91,6 +91,7 @@ fi
 {
   run_case chat-sync "" chat-1to1 $CHAT
   run_case chat-nosync "--durability nosync" chat-1to1 $CHAT
+  run_case chat-open-sync "" chat-1to1 $OPEN
   run_case chat-open-nosync "--durability nosync" chat-1to1 $OPEN
   run_case connections "" connections $CONNS
   run_case login-storm "" login-storm $STORM
@@ -190,6 +191,7 @@ KEYS = {
 TITLES = {
   "chat-sync": "chat-1to1, closed loop, durability sync (the default)",
   "chat-nosync": "chat-1to1, closed loop, durability nosync (benchmarks only)",
+  "chat-open-sync": "chat-1to1, open loop at a fixed rate, durability sync (the default)",
   "chat-open-nosync": "chat-1to1, open loop at a fixed rate, durability nosync",
   "connections": "connections (authenticated, held with heartbeats)",
   "login-storm": "login-storm (password logins, then token logins)",
@@ -273,7 +275,7 @@ def med(values):
   fmt = lambda x: ("%.0f" % x) if abs(x) >= 100 or x == int(x) else ("%.2f" % x)
   return fmt(m), ", ".join(fmt(x) for x in nums)
 
-for name in ["chat-sync", "chat-nosync", "chat-open-nosync", "connections", "login-storm", "history",
+for name in ["chat-sync", "chat-nosync", "chat-open-sync", "chat-open-nosync", "connections", "login-storm", "history",
              "group-fanout", "mixed"]:
   if name not in cases: continue
   c = cases[name]

@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   build-essential cmake pkg-config ccache clang-format
   liburing-dev flatbuffers-compiler libflatbuffers-dev liblmdb-dev lmdb-utils
-  libssl-dev libxxhash-dev libtomlplusplus-dev libcli11-dev nlohmann-json3-dev
+  libssl-dev libxxhash-dev libjemalloc-dev libtomlplusplus-dev libcli11-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev libbenchmark-dev
 )
 
