@@ -179,6 +179,7 @@ void ShardState::on_device_offline(EnvelopePtr e) {
       storage::DeviceRecord rec{d->acked, now, d->platform};
       if (changed && !failed_) building().writes.put_device(e->uid, d->device_id, rec);
       devices.erase(d);
+      if (devices.empty()) it->second.recent.clear();
       return;
     }
   }

@@ -211,8 +211,8 @@ uint64_t ShardState::write_copy(UserMem& owner, bool receiver, const Envelope& e
   uint64_t seq = assign_seq(owner);
   Bytes entry;
   build_message_entry(entry, {owner.uid, seq, msg_id, from, to, cmid, time_ms}, *send);
+  put_inbox_entry(owner, seq, std::move(entry));
   Batch& b = building();
-  b.writes.put_inbox(owner.uid, seq, entry);
   b.writes.put_conv_index(owner.uid, peer, seq, receiver);
   ConvMem& c = conv(owner.uid, peer);
   c.rec.last_inbox_seq = seq;
@@ -264,7 +264,7 @@ void ShardState::on_mark_read(EnvelopePtr e) {
   uint64_t seq = assign_seq(*u);
   Bytes entry;
   build_read_event_entry(entry, e->uid, seq, peer, up_to, e->device);
-  building().writes.put_inbox(e->uid, seq, entry);
+  put_inbox_entry(*u, seq, std::move(entry));
   after_durable(e->uid, seq);
   Bytes out;
   append_mark_read_ok(out, e->req_id, up_to, unread);

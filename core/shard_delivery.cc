@@ -17,7 +17,16 @@ constexpr size_t kMaxPagesPerPump = 64;
 }
 
 void ShardState::pump(UserMem& u) {
-  for (auto& d : u.devices) pump_device(u, d);
+  uint64_t sent_to_all = UINT64_MAX;
+  for (auto& d : u.devices) {
+    pump_device(u, d);
+    sent_to_all = std::min(sent_to_all, d.sent_up_to);
+  }
+  if (u.devices.empty()) {
+    u.recent.clear();
+  } else {
+    u.recent.forget_through(sent_to_all);
+  }
 }
 
 void ShardState::pump_device(UserMem& u, DeviceSession& d) {
@@ -34,14 +43,19 @@ void ShardState::pump_device(UserMem& u, DeviceSession& d) {
     uint64_t last = d.sent_up_to;
     size_t want = std::min<uint64_t>(end - d.sent_up_to, cfg.max_page_entries);
     bool full = false;
-    shard_->read_inbox(u.uid, d.sent_up_to, want, [&](const storage::InboxItem& item) {
-      if (full || item.inbox_seq > end) return;
-      if (!page.add(item.bytes)) {
+    auto take = [&](uint64_t seq, std::span<const uint8_t> bytes) {
+      if (full || seq > end) return;
+      if (!page.add(bytes)) {
         full = true;
         return;
       }
-      last = item.inbox_seq;
-    });
+      last = seq;
+    };
+    // Live delivery: the entries just committed are usually still in memory.
+    if (!u.recent.read(d.sent_up_to, end, want, take)) {
+      shard_->read_inbox(u.uid, d.sent_up_to, want,
+                         [&](const storage::InboxItem& item) { take(item.inbox_seq, item.bytes); });
+    }
     if (page.count() == 0) break;  // nothing readable (cannot happen for durable seqs)
     size_t before = out.size();
     page.append_push(out);

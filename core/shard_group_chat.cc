@@ -195,7 +195,7 @@ void ShardState::on_append_read_event(EnvelopePtr e) {
   uint64_t seq = assign_seq(*u);
   Bytes entry;
   build_group_read_event_entry(entry, e->uid, seq, e->a, e->b, e->device);
-  building().writes.put_inbox(e->uid, seq, entry);
+  put_inbox_entry(*u, seq, std::move(entry));
   after_durable(e->uid, seq);
 }
 

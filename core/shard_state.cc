@@ -145,6 +145,11 @@ uint64_t ShardState::assign_seq(UserMem& u) {
   return u.next_seq++;
 }
 
+void ShardState::put_inbox_entry(UserMem& u, uint64_t seq, Bytes&& entry) {
+  building().writes.put_inbox(u.uid, seq, entry);
+  if (!u.devices.empty()) u.recent.add(seq, std::move(entry));
+}
+
 void ShardState::after_frames(const ConnRef& conn, uint64_t req_id, Bytes&& frames) {
   AfterCommit a;
   a.kind = AfterCommit::Kind::Frames;
@@ -322,6 +327,7 @@ void ShardState::reset_caches() {
   groups_.clear();
   gid_counter_ = durable_gid_counter_;
   for (auto& [uid, u] : users_) {
+    u.recent.clear();
     u.durable_seq = shard_->last_inbox_seq(uid);
     u.next_seq = u.durable_seq + 1;
     for (auto& d : u.devices) {

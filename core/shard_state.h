@@ -23,6 +23,7 @@
 #include "core/envelope.h"
 #include "core/frames.h"
 #include "core/kdf_pool.h"
+#include "core/recent_entries.h"
 #include "storage/msg_id.h"
 #include "storage/shard.h"
 #include "storage/write_batch.h"
@@ -77,6 +78,7 @@ class ShardState {
     uint64_t next_seq = 1;     // next inbox_seq to assign
     uint64_t durable_seq = 0;  // highest inbox_seq known committed
     std::vector<DeviceSession> devices;
+    RecentEntries recent;  // while a device is online: the newest entries, for pushes
   };
   struct ConvMem {
     storage::ConvRecord rec;
@@ -142,6 +144,9 @@ class ShardState {
   ConvMem& conv(uint64_t uid, uint64_t peer);
   void put_conv(uint64_t uid, uint64_t peer, ConvMem& c);
   uint64_t assign_seq(UserMem& u);
+  // Writes entry at seq of u's inbox into the building batch (and keeps it for pushes while
+  // u has a device online).
+  void put_inbox_entry(UserMem& u, uint64_t seq, Bytes&& entry);
   void after_frames(const ConnRef& conn, uint64_t req_id, Bytes&& frames);
   void after_durable(uint64_t uid, uint64_t seq);
   void finish_commit(storage::CommitStatus status);

@@ -1,0 +1,82 @@
+// recent_entries.h - the newest inbox entries of one user who has a device online, kept so that
+// a live push is built from the bytes just written instead of reading them back (that read
+// merged the log overlay with an LMDB lookup for every push: a seventh of a worker's CPU in
+// a 1:1 run, docs/performance.md "Pushes from memory").
+//
+// Holds consecutive inbox_seqs only: an entry that does not follow the newest one (a gap, or
+// seqs reassigned after a failed commit) starts it over. Bounded by entries and bytes, the
+// oldest dropped first; what it cannot serve is read from storage as before. The caller
+// serves only durable seqs from it, exactly as from storage.
+#pragma once
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <utility>
+#include <vector>
+
+namespace im::core {
+
+class RecentEntries {
+ public:
+  static constexpr size_t kMaxEntries = 32;
+  static constexpr size_t kMaxBytes = 16384;
+
+  void add(uint64_t seq, std::vector<uint8_t>&& entry) {
+    if (!entries_.empty() && seq != first_seq_ + entries_.size()) clear();
+    if (entries_.empty()) first_seq_ = seq;
+    bytes_ += entry.size();
+    entries_.push_back(std::move(entry));
+    size_t drop = 0;
+    while (drop < entries_.size() && (entries_.size() - drop > kMaxEntries || bytes_ > kMaxBytes)) {
+      bytes_ -= entries_[drop].size();
+      ++drop;
+    }
+    erase_front(drop);
+  }
+
+  // Calls fn(seq, bytes) for the entries after `after` up to `last` (inclusive), at most
+  // limit of them, and returns true; returns false without calling fn when entry after + 1
+  // is not held (the caller reads storage instead).
+  template <class Fn>
+  bool read(uint64_t after, uint64_t last, size_t limit, Fn&& fn) const {
+    if (entries_.empty() || after + 1 < first_seq_ || after + 1 >= first_seq_ + entries_.size())
+      return false;
+    size_t i = after + 1 - first_seq_;
+    for (size_t n = 0; i < entries_.size() && first_seq_ + i <= last && n < limit; ++i, ++n) {
+      fn(first_seq_ + i, std::span<const uint8_t>(entries_[i]));
+    }
+    return true;
+  }
+
+  // Entries up to seq are not needed any more (every device was sent them).
+  void forget_through(uint64_t seq) {
+    if (entries_.empty() || seq < first_seq_) return;
+    size_t drop = std::min<size_t>(seq - first_seq_ + 1, entries_.size());
+    for (size_t i = 0; i < drop; ++i) bytes_ -= entries_[i].size();
+    erase_front(drop);
+  }
+
+  void clear() {
+    entries_.clear();
+    entries_.shrink_to_fit();  // an idle user holds no memory here
+    bytes_ = 0;
+  }
+
+  bool empty() const { return entries_.empty(); }
+
+ private:
+  void erase_front(size_t n) {
+    if (n == 0) return;
+    if (n == entries_.size()) return clear();
+    entries_.erase(entries_.begin(), entries_.begin() + ptrdiff_t(n));
+    first_seq_ += n;
+  }
+
+  std::vector<std::vector<uint8_t>> entries_;
+  uint64_t first_seq_ = 0;
+  size_t bytes_ = 0;
+};
+
+}  // namespace im::core
