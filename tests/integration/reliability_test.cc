@@ -52,6 +52,33 @@ TEST(Reliability, ResendAfterReconnectStoresOnce) {
   (void)alice_uid;
 }
 
+// The sender with the larger uid: step 1 writes the receiver's copy, step 2 the sender's,
+// so it is the second shard that must find the sender's copy and answer "duplicate".
+TEST(Reliability, ResendFromTheLargerUidStoresOnceAndAnswersTheFirstResult) {
+  TestServer server({"--workers", "2"});
+  ASSERT_TRUE(server.start()) << server.error();
+  uint64_t alice_uid = register_user(server, "alice");
+  register_user(server, "bob");  // the larger uid
+  constexpr uint64_t kClientMsgId = 0x7777ull;
+  auto bob = login(server, "bob", "phone");
+  auto first = bob->send_text_once(alice_uid, kClientMsgId, "hello once");
+  ASSERT_TRUE(first.ok()) << first.status().reason;
+  EXPECT_FALSE(first.value().duplicate);
+  auto again = bob->send_text_once(alice_uid, kClientMsgId, "hello once");
+  ASSERT_TRUE(again.ok()) << again.status().reason;
+  EXPECT_TRUE(again.value().duplicate);
+  EXPECT_EQ(again.value().msg_id, first.value().msg_id);
+  EXPECT_EQ(again.value().inbox_seq, first.value().inbox_seq);
+  auto fresh = bob->send_text_once(alice_uid, kClientMsgId + 1, "and a new one");
+  ASSERT_TRUE(fresh.ok()) << fresh.status().reason;
+  EXPECT_FALSE(fresh.value().duplicate);
+  EXPECT_GT(fresh.value().inbox_seq, first.value().inbox_seq);
+
+  auto alice = login(server, "alice", "phone");
+  EXPECT_EQ(whole_inbox(*alice).size(), 2u);
+  EXPECT_EQ(whole_inbox(*bob).size(), 2u);
+}
+
 TEST(Reliability, SameDeviceLoginKicksTheOlderConnection) {
   TestServer server;
   ASSERT_TRUE(server.start()) << server.error();
