@@ -7,7 +7,13 @@
 // 33 ms of CPU per password login (docs/performance.md, "The allocator"). With the threshold
 // at 64 MiB those buffers come from the ordinary arenas, whose freed pages stay mapped for the
 // decay time (10 s) and are reused by the next hash.
+//
+// lg_extent_max_active_fit: a freed large buffer is reused for a request up to 2^12 times
+// smaller (default 2^6). Connection send buffers grow by doubling and are freed and grown
+// again with every burst; with the default, group-fanout kept mapping fresh extents instead
+// of reusing the cached ones: 190,000 page faults instead of 45,000 per run (first touches
+// cost ~15 us each here), 1.0 instead of 0.44 us of server CPU per delivery.
 extern "C" {
 // NOLINTNEXTLINE: the name and type are jemalloc's interface.
-const char* malloc_conf = "oversize_threshold:67108864";
+const char* malloc_conf = "oversize_threshold:67108864,lg_extent_max_active_fit:12";
 }
