@@ -67,11 +67,13 @@ class RecentEntries {
   bool empty() const { return entries_.empty(); }
 
  private:
+  // Keeps the vector's capacity: a user chatting live empties and refills it with every
+  // push, and clear() (the user went offline) is what gives the memory back.
   void erase_front(size_t n) {
     if (n == 0) return;
-    if (n == entries_.size()) return clear();
     entries_.erase(entries_.begin(), entries_.begin() + ptrdiff_t(n));
     first_seq_ += n;
+    if (entries_.empty()) bytes_ = 0;
   }
 
   std::vector<std::vector<uint8_t>> entries_;
