@@ -34,11 +34,21 @@ using detail::to_bytes;
 using detail::to_val;
 
 // Indexed by Table. A table missing from an older data dir is created on open (open_tables).
+// The dup-layout tables (storage/dup_layout.h) have names of their own: earlier builds kept
+// those rows in plain tables under the names in kLegacyPlainTables, converted on open.
 constexpr const char* kTableNames[kTableCount] = {
-    "users",      "users_by_name", "devices",   "inbox",       "convs",
-    "conv_index", "dedup",         "rdedup",    "meta",        "groups",
-    "members",    "user_groups",   "group_log", "group_dedup", "outbox",
+    "users",          "users_by_name", "devices",       "inbox.dup",   "convs",
+    "conv_index.dup", "dedup",         "rdedup",        "meta",        "groups",
+    "members",        "user_groups",   "group_log.dup", "group_dedup", "outbox",
 };
+constexpr const char* kLargeValuesName = "large_values";
+struct LegacyPlainTable {
+  Table table;
+  const char* name;
+};
+constexpr LegacyPlainTable kLegacyPlainTables[] = {
+    {Table::Inbox, "inbox"}, {Table::ConvIndex, "conv_index"}, {Table::GroupLog, "group_log"}};
+constexpr size_t kMigrateRowsPerTxn = 65536;  // bounds a conversion step's dirty pages
 constexpr bool every_table_named() {
   for (const char* name : kTableNames) {
     if (name == nullptr) return false;
@@ -95,7 +105,7 @@ int Shard::Impl::open_env(const std::string& dir, const ShardOptions& options) {
   max_map_bytes = std::max(initial, options.max_map_bytes / page * page);
   int rc = mdb_env_create(&env);
   if (rc) return rc;
-  if ((rc = mdb_env_set_maxdbs(env, kTableCount))) return rc;
+  if ((rc = mdb_env_set_maxdbs(env, kTableCount + 1 + std::size(kLegacyPlainTables)))) return rc;
   if ((rc = mdb_env_set_maxreaders(env, kMaxReaders))) return rc;
   if ((rc = mdb_env_set_mapsize(env, initial))) return rc;
   // MDB_NOTLS: reads run on the owner worker, writes on the checkpointer's thread, and a reset
@@ -129,13 +139,37 @@ int Shard::Impl::open_tables() {
   int rc = mdb_txn_begin(env, nullptr, 0, &txn);
   if (rc) return rc;
   for (int i = 0; i < kTableCount && rc == 0; ++i) {
-    rc = mdb_dbi_open(txn, kTableNames[i], MDB_CREATE, &dbis[i]);
+    const auto t = static_cast<Table>(i);
+    const unsigned layout = dup_layout::is_dup_table(t) ? dup_layout::open_flags(t) : 0u;
+    rc = mdb_dbi_open(txn, kTableNames[i], MDB_CREATE | layout, &dbis[i]);
+  }
+  if (rc == 0) rc = mdb_dbi_open(txn, kLargeValuesName, MDB_CREATE, &large_values_dbi);
+  // Plain tables of earlier builds still holding rows of a dup table.
+  std::vector<std::pair<Table, MDB_dbi>> legacy;
+  for (const auto& [table, name] : kLegacyPlainTables) {
+    MDB_dbi old = 0;
+    if (rc == 0 && mdb_dbi_open(txn, name, 0, &old) == 0) legacy.emplace_back(table, old);
   }
   if (rc) {
     mdb_txn_abort(txn);
     return rc;
   }
-  return mdb_txn_commit(txn);
+  if ((rc = mdb_txn_commit(txn))) return rc;
+  for (const auto& [table, old] : legacy) {
+    if ((rc = migrate_legacy(table, old))) return rc;
+  }
+  return 0;
+}
+
+// Converts a plain table of an earlier build, growing the map as commits do when the copy
+// needs room before the old rows' pages are freed.
+int Shard::Impl::migrate_legacy(Table table, MDB_dbi legacy) {
+  for (int grows = 0;; ++grows) {
+    int rc =
+        dup_layout::migrate_legacy_table(env, legacy, dup_dbis(table), table, kMigrateRowsPerTxn);
+    if (rc != MDB_MAP_FULL || grows == kMaxGrowsPerCommit) return rc;
+    if (grow_map(rc) != Grow::Grown) return rc;
+  }
 }
 
 std::unique_ptr<Shard> Shard::open(const std::string& dir, uint32_t index,
@@ -430,6 +464,10 @@ int Shard::Impl::apply_txn(std::span<const LogRecordPtr> records, ExpireResume* 
 int Shard::Impl::apply_view(MDB_txn* txn, const BatchView& batch, ExpireResume* next) {
   int rc = 0;
   bool well_formed = batch.for_each_put([&](Table table, Bytes key, Bytes value) {
+    if (dup_layout::is_dup_table(table)) {
+      rc = dup_layout::put(txn, dup_dbis(table), table, key, value);
+      return rc == 0;
+    }
     MDB_val k = to_val(key);
     MDB_val v = to_val(value);
     rc = mdb_put(txn, dbi(table), &k, &v, 0);

@@ -11,7 +11,8 @@
 // checkpointer (storage/checkpointer.h) has applied it to the keyed tables below, in large
 // batches. A restart replays the log pieces the tables do not include yet into the overlay.
 //
-// Tables (named databases, big-endian composite keys so scans come out ordered):
+// Tables (named databases, big-endian composite keys so scans come out ordered; inbox,
+// conv_index and group_log lie in LMDB as one duplicate set per owner, storage/dup_layout.h):
 //   users (uid) users_by_name (username) devices (uid, device_id) inbox (uid, inbox_seq)
 //   convs (uid, peer) conv_index (uid, peer, inbox_seq) -> 1 byte: 1 incoming, 0 outgoing
 //   dedup (uid, client_msg_id) rdedup (sender_uid, client_msg_id) meta (name)

@@ -25,6 +25,7 @@
 
 #include "storage/checkpointer.h"
 #include "storage/commit_log.h"
+#include "storage/dup_layout.h"
 #include "storage/overlay.h"
 #include "storage/shard.h"
 
@@ -80,6 +81,7 @@ inline bool has_prefix(Bytes key, Bytes start, size_t prefix_bytes) {
 struct Shard::Impl {
   MDB_env* env = nullptr;
   MDB_dbi dbis[kTableCount] = {};
+  MDB_dbi large_values_dbi = 0;  // values of the dup tables too long for an item
   uint64_t max_map_bytes = 0;
   std::atomic<uint64_t> map_bytes{0};
   // Shared: one read transaction's lifetime. Exclusive: mdb_env_set_mapsize.
@@ -117,6 +119,7 @@ struct Shard::Impl {
   }
 
   MDB_dbi dbi(Table t) const { return dbis[static_cast<int>(t)]; }
+  dup_layout::Dbis dup_dbis(Table t) const { return {dbi(t), large_values_dbi}; }
 
   MDB_txn* begin_read() {
     if (MDB_txn* t = spare_read_txn.exchange(nullptr)) {
@@ -135,6 +138,7 @@ struct Shard::Impl {
 
   int open_env(const std::string& dir, const ShardOptions& options);
   int open_tables();
+  int migrate_legacy(Table table, MDB_dbi legacy);
   int adopt_persisted_map_size();
   // The checkpointer's apply: records in order, plus the applied position, in one transaction.
   CommitStatus apply_records(std::span<const LogRecordPtr> records);
@@ -179,6 +183,11 @@ class Shard::Impl::ReadTxn {
   std::optional<detail::Bytes> value(Table table, detail::Bytes key) const {
     if (!txn_) return std::nullopt;
     if (auto v = impl_.overlay.find(table, key)) return v;
+    if (dup_layout::is_dup_table(table)) {
+      dup_layout::DupCursor cur(txn_, impl_.dup_dbis(table), table);
+      if (!cur.ok() || cur.find(key) != 0) return std::nullopt;
+      return cur.value();  // points into the map: valid for the transaction
+    }
     MDB_val k = detail::to_val(key);
     MDB_val v;
     if (mdb_get(txn_, impl_.dbi(table), &k, &v) != 0) return std::nullopt;
@@ -226,6 +235,48 @@ class RowsWalk {
   bool backward_ = false;
 };
 
+// One table's rows in scan order from a start key, in the plain or the dup layout.
+class TableWalk {
+ public:
+  TableWalk(MDB_txn* txn, dup_layout::Dbis dbis, Table t) {
+    if (dup_layout::is_dup_table(t)) {
+      dup_.emplace(txn, dbis, t);
+    } else {
+      plain_.emplace(txn, dbis.table);
+    }
+  }
+  bool ok() const { return dup_ ? dup_->ok() : plain_->ok(); }
+  // The first row >= start (forward) or the last row <= start (backward).
+  void seek(Bytes start, bool backward) {
+    if (dup_) {
+      rc_ = dup_->seek(start, backward);
+      return;
+    }
+    k_ = to_val(start);
+    rc_ = plain_->get(&k_, &v_, MDB_SET_RANGE);
+    if (!backward) return;
+    if (rc_ == MDB_NOTFOUND) {
+      rc_ = plain_->get(&k_, &v_, MDB_LAST);
+    } else if (rc_ == 0 && !(k_.mv_size == start.size() &&
+                             std::memcmp(k_.mv_data, start.data(), start.size()) == 0)) {
+      rc_ = plain_->get(&k_, &v_, MDB_PREV);  // an exact match is included, anything greater not
+    }
+  }
+  bool valid() const { return rc_ == 0; }
+  Bytes key() const { return dup_ ? dup_->key() : to_bytes(k_); }
+  Bytes value() const { return dup_ ? dup_->value() : to_bytes(v_); }
+  void step(bool backward) {
+    rc_ = dup_ ? dup_->step(backward) : plain_->get(&k_, &v_, backward ? MDB_PREV : MDB_NEXT);
+  }
+
+ private:
+  std::optional<Cursor> plain_;
+  std::optional<dup_layout::DupCursor> dup_;
+  MDB_val k_{};
+  MDB_val v_{};
+  int rc_ = MDB_NOTFOUND;
+};
+
 }  // namespace detail
 
 template <typename Fn>
@@ -233,20 +284,9 @@ void Shard::Impl::ReadTxn::scan(Table table, detail::Bytes start, size_t prefix_
                                 bool backward, Fn&& fn) const {
   using detail::Bytes;
   if (!txn_) return;
-  detail::Cursor cur(txn_, impl_.dbi(table));
-  if (!cur.ok()) return;
-  MDB_val k = detail::to_val(start);
-  MDB_val v;
-  int rc = cur.get(&k, &v, MDB_SET_RANGE);
-  if (backward) {
-    if (rc == MDB_NOTFOUND) {
-      rc = cur.get(&k, &v, MDB_LAST);
-    } else if (rc == 0 && !(k.mv_size == start.size() &&
-                            std::memcmp(k.mv_data, start.data(), start.size()) == 0)) {
-      rc = cur.get(&k, &v, MDB_PREV);  // an exact match is included, anything greater is not
-    }
-  }
-  const MDB_cursor_op step = backward ? MDB_PREV : MDB_NEXT;
+  detail::TableWalk walk(txn_, impl_.dup_dbis(table), table);
+  if (!walk.ok()) return;
+  walk.seek(start, backward);
   // Sources in precedence order: the overlay's generations (newest first), then the table.
   IM_ASSERT(prefix_bytes >= overlay_prefix_bytes(table) && start.size() >= prefix_bytes);
   const Overlay::Rows* groups[2];
@@ -261,12 +301,12 @@ void Shard::Impl::ReadTxn::scan(Table table, detail::Bytes start, size_t prefix_
   for (;;) {
     // The next key in scan order over every source still inside the prefix.
     bool advance_table = false;
-    bool have_table = rc == 0 && detail::has_prefix(detail::to_bytes(k), start, prefix_bytes);
+    bool have_table = walk.valid() && detail::has_prefix(walk.key(), start, prefix_bytes);
     bool have[2] = {false, false};
     Bytes next;
     bool any = false;
     if (have_table) {
-      next = detail::to_bytes(k);
+      next = walk.key();
       any = true;
     }
     for (int i = 0; i < n_maps; ++i) {
@@ -287,15 +327,15 @@ void Shard::Impl::ReadTxn::scan(Table table, detail::Bytes start, size_t prefix_
       found = true;
       walks[i].next();
     }
-    if (have_table && !before(next, detail::to_bytes(k))) {
-      if (!found) value = detail::to_bytes(v);
+    if (have_table && !before(next, walk.key())) {
+      if (!found) value = walk.value();
       found = true;
       advance_table = true;  // after fn: next and value may point into the cursor's page
     }
     bool deleted =
         outbox_deleted != 0 && next.size() == 8 && keys::get_be64(next.data()) <= outbox_deleted;
     bool go_on = deleted || fn(next, value);
-    if (advance_table) rc = cur.get(&k, &v, step);
+    if (advance_table) walk.step(backward);
     if (!go_on) return;
   }
 }
