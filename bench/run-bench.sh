@@ -294,8 +294,10 @@ md = ["```"]
 md.extend(l.rstrip() for l in open(micro) if l.strip())
 md.append("```\n")
 md.append("BM_CommitInboxAppends/sync:S/batch:N: one shard commit of N inbox appends spread "
-          "over 1000 users (100-byte entries); items_per_second = appends/s. BM_HistoryPage: "
-          "conversation index range + 50 entry reads from one shard.\n")
+          "over 1000 users (messages with 100 bytes of text); items_per_second = appends/s. "
+          "BM_HistoryPage: "
+          "conversation index range + 50 entry reads (decoded from their stored form) from "
+          "one shard.\n")
 blocks.append(("micro", "## Microbenchmarks (Google Benchmark, one thread)", "\n".join(md)))
 prof_lines = [l.rstrip() for l in open(prof)]
 if prof_lines:  # PROFILE=0 or no perf: the previous profile stays as it is

@@ -6,6 +6,8 @@
 #include <cstring>
 #include <vector>
 
+#include "storage/entry_codec.h"
+
 namespace im::storage::dup_layout {
 namespace {
 
@@ -15,6 +17,10 @@ MDB_val val(const void* data, size_t size) {
 
 bool has_fixed_items(Table t) {
   return t == Table::ConvIndex;
+}
+
+bool holds_entries(Table t) {
+  return t == Table::Inbox || t == Table::GroupLog;
 }
 
 // large_values key: the table, then the logical key.
@@ -74,6 +80,11 @@ unsigned open_flags(Table t) {
 
 int put(MDB_txn* txn, Dbis dbis, Table t, Bytes key, Bytes value) {
   if (key.size() <= kSeqBytes || key.size() > kMaxLogicalKeyBytes) return EINVAL;
+  thread_local std::vector<uint8_t> encoded;
+  if (holds_entries(t)) {
+    entry_codec::encode(value, encoded);
+    value = encoded;
+  }
   const bool fixed = has_fixed_items(t);
   if (fixed && value.size() != kConvIndexValueBytes) return EINVAL;
   // An item of the seq alone means "in large_values", so an empty value goes there too.
@@ -170,8 +181,9 @@ int DupCursor::load(int rc) {
   std::memcpy(key_, k.mv_data, k.mv_size);
   std::memcpy(key_ + k.mv_size, v.mv_data, kSeqBytes);
   key_len_ = k.mv_size + kSeqBytes;
+  decoded_ = false;
   if (v.mv_size > kSeqBytes || has_fixed_items(table_)) {
-    value_ = {static_cast<const uint8_t*>(v.mv_data) + kSeqBytes, v.mv_size - kSeqBytes};
+    stored_ = {static_cast<const uint8_t*>(v.mv_data) + kSeqBytes, v.mv_size - kSeqBytes};
     return 0;
   }
   uint8_t lk[1 + kMaxLogicalKeyBytes];
@@ -179,8 +191,17 @@ int DupCursor::load(int rc) {
   MDB_val lv;
   rc = mdb_get(txn_, dbis_.large_values, &lkv, &lv);
   if (rc) return rc == MDB_NOTFOUND ? MDB_CORRUPTED : rc;
-  value_ = {static_cast<const uint8_t*>(lv.mv_data), lv.mv_size};
+  stored_ = {static_cast<const uint8_t*>(lv.mv_data), lv.mv_size};
   return 0;
+}
+
+Bytes DupCursor::value() {
+  if (decoded_) return value_;
+  decoded_ = true;
+  value_ = stored_;
+  if (holds_entries(table_))
+    value_ = entry_codec::decode(stored_, entry_builder_).value_or(Bytes{});
+  return value_;
 }
 
 int migrate_legacy_table(MDB_env* env, MDB_dbi legacy, Dbis dbis, Table t, size_t rows_per_txn) {

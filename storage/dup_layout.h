@@ -11,12 +11,15 @@
 //
 // A value too long for an item (LMDB's 511-byte key limit applies to duplicate items) is kept in
 // the large_values table under (table, logical key) and its item is the 8-byte seq alone.
-// conv_index items have a fixed size (MDB_DUPFIXED: no per-item node header).
+// conv_index items have a fixed size (MDB_DUPFIXED: no per-item node header). inbox and
+// group_log values are entries, stored in their compact form (storage/entry_codec.h): put
+// encodes, DupCursor::value decodes.
 //
 // Users: the shard's apply (puts), its reads (DupCursor through Shard::Impl::ReadTxn) and the
 // one-time conversion of a data dir written by earlier builds (migrate_legacy_table).
 #pragma once
 
+#include <flatbuffers/flatbuffers.h>
 #include <lmdb.h>
 
 #include <cstddef>
@@ -50,7 +53,8 @@ struct Dbis {
 int put(MDB_txn* txn, Dbis dbis, Table t, Bytes key, Bytes value);
 
 // A read cursor over a dup table presenting logical rows: keys are prefix + seq, values the
-// item's payload or the large value it refers to. Pointers stay valid until the cursor moves.
+// item's payload or the large value it refers to, decoded to the wire form for entries.
+// Pointers stay valid until the cursor moves.
 class DupCursor {
  public:
   DupCursor(MDB_txn* txn, Dbis dbis, Table t);
@@ -66,10 +70,11 @@ class DupCursor {
   int find(Bytes key);
   int step(bool backward);  // the next row in scan order
   Bytes key() const { return {key_, key_len_}; }
-  Bytes value() const { return value_; }
+  // The row's value; an entry is decoded here, on first use (empty if it is damaged).
+  Bytes value();
 
  private:
-  int load(int rc);  // reads the current item into key_/value_
+  int load(int rc);  // reads the current item into key_/stored_
 
   MDB_txn* txn_;
   Dbis dbis_;
@@ -77,7 +82,10 @@ class DupCursor {
   MDB_cursor* cursor_ = nullptr;
   uint8_t key_[kMaxLogicalKeyBytes] = {};
   size_t key_len_ = 0;
-  Bytes value_;
+  Bytes stored_;  // the value as stored (in the map)
+  Bytes value_;   // the value as read: stored_, or the decoded entry in entry_builder_
+  bool decoded_ = false;
+  flatbuffers::FlatBufferBuilder entry_builder_{512};
 };
 
 // Moves every row of a table in the plain layout of earlier builds (legacy) into the dup table,

@@ -172,6 +172,7 @@ class Shard::Impl::ReadTxn {
     if (!impl.env_broken.load(std::memory_order_relaxed)) txn_ = impl.begin_read();
   }
   ~ReadTxn() {
+    point_cursor_.reset();  // before its transaction ends
     if (txn_) impl_.end_read(txn_);
   }
   ReadTxn(const ReadTxn&) = delete;
@@ -179,14 +180,18 @@ class Shard::Impl::ReadTxn {
   explicit operator bool() const { return txn_ != nullptr; }
   MDB_txn* get() const { return txn_; }
 
-  // The value stored under key (the overlay's if it has one), or nullopt.
+  // The value stored under key (the overlay's if it has one), or nullopt. Valid for the
+  // transaction, except a dup table's value: only until the next call (a decoded entry).
   std::optional<detail::Bytes> value(Table table, detail::Bytes key) const {
     if (!txn_) return std::nullopt;
     if (auto v = impl_.overlay.find(table, key)) return v;
     if (dup_layout::is_dup_table(table)) {
-      dup_layout::DupCursor cur(txn_, impl_.dup_dbis(table), table);
-      if (!cur.ok() || cur.find(key) != 0) return std::nullopt;
-      return cur.value();  // points into the map: valid for the transaction
+      if (!point_cursor_ || point_table_ != table) {
+        point_cursor_.emplace(txn_, impl_.dup_dbis(table), table);
+        point_table_ = table;
+      }
+      if (!point_cursor_->ok() || point_cursor_->find(key) != 0) return std::nullopt;
+      return point_cursor_->value();
     }
     MDB_val k = detail::to_val(key);
     MDB_val v;
@@ -205,6 +210,9 @@ class Shard::Impl::ReadTxn {
   std::shared_lock<std::shared_mutex> lock_;
   std::shared_lock<std::shared_mutex> overlay_lock_;
   MDB_txn* txn_ = nullptr;
+  // value()'s cursor on a dup table, kept across point reads of one transaction.
+  mutable std::optional<dup_layout::DupCursor> point_cursor_;
+  mutable Table point_table_ = Table::Users;
 };
 
 namespace detail {
@@ -264,7 +272,7 @@ class TableWalk {
   }
   bool valid() const { return rc_ == 0; }
   Bytes key() const { return dup_ ? dup_->key() : to_bytes(k_); }
-  Bytes value() const { return dup_ ? dup_->value() : to_bytes(v_); }
+  Bytes value() { return dup_ ? dup_->value() : to_bytes(v_); }
   void step(bool backward) {
     rc_ = dup_ ? dup_->step(backward) : plain_->get(&k_, &v_, backward ? MDB_PREV : MDB_NEXT);
   }

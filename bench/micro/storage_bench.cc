@@ -1,6 +1,7 @@
 // storage_bench.cc - microbenchmarks of one shard (storage/shard.h): a batched commit of
 // inbox appends (the ack path: sync and nosync, batch sizes 1..1024, appends spread over
-// 1000 users like live traffic) and a history page read (conversation index + entries).
+// 1000 users like live traffic) and a history page read (conversation index + entries, which
+// the tables keep in their compact stored form: storage/entry_codec.h).
 // Each benchmark uses its own LMDB environment under $TMPDIR, removed at the end.
 #include <benchmark/benchmark.h>
 
@@ -10,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "protocol/im_generated.h"
 #include "storage/shard.h"
 #include "storage/write_batch.h"
 
@@ -20,6 +22,17 @@ using im::storage::Shard;
 using im::storage::WriteBatch;
 
 constexpr uint64_t kUsers = 1000;
+
+// The wire form of a 1:1 message with text_bytes of text, as the server stores it.
+std::vector<uint8_t> message_entry(uint64_t owner, uint64_t seq, size_t text_bytes) {
+  namespace p = im::proto;
+  flatbuffers::FlatBufferBuilder b;
+  auto text = p::CreateTextContent(b, b.CreateString(std::string(text_bytes, 'x')));
+  auto msg = p::CreateMessage(b, (1764000000000ull << 16) | seq, owner, owner + 1, 0, 0, 1000 + seq,
+                              1764000000000, p::Content::TextContent, text.Union());
+  b.Finish(p::CreateInboxEntry(b, seq, owner, p::EntryBody::Message, msg.Union()));
+  return {b.GetBufferPointer(), b.GetBufferPointer() + b.GetSize()};
+}
 
 struct TempShard {
   explicit TempShard(bool sync) {
@@ -44,7 +57,7 @@ void BM_CommitInboxAppends(benchmark::State& state) {
   size_t batch_size = size_t(state.range(1));
   TempShard t(sync);
   if (!t.shard) return state.SkipWithError("cannot open shard");
-  std::vector<uint8_t> entry(100, 'x');
+  const std::vector<uint8_t> entry = message_entry(1, 1, 100);
   std::vector<uint64_t> next_seq(kUsers, 1);
   WriteBatch batch;
   uint64_t n = 0;
@@ -72,10 +85,9 @@ void BM_HistoryPage(benchmark::State& state) {
   TempShard t(false);
   if (!t.shard) return state.SkipWithError("cannot open shard");
   constexpr uint64_t kUid = 1, kPeer = 2, kEntries = 10000;
-  std::vector<uint8_t> entry(160, 'x');
   WriteBatch batch;
   for (uint64_t seq = 1; seq <= kEntries; ++seq) {
-    batch.put_inbox(kUid, seq, entry);
+    batch.put_inbox(kUid, seq, message_entry(kUid, seq, 100));
     batch.put_conv_index(kUid, kPeer, seq, seq % 2 == 0);
   }
   t.shard->commit(batch);
