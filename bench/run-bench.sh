@@ -25,6 +25,12 @@ free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
 
+# Disk used by the shards' tables (data.mdb of every shard; 0 before the first shard exists).
+tables_bytes() {
+  find "$1" -name data.mdb -print0 | du -c --block-size=1 --files0-from=- 2>/dev/null |
+    awk 'END{print ($1 == "" ? 0 : $1)}'
+}
+
 stop_server() {
   kill "$SERVER_PID" 2>/dev/null || true
   wait "$SERVER_PID" 2>/dev/null || true
@@ -50,13 +56,16 @@ run_case() {
       sleep 0.1
     done
     echo "== $name run $i: imbench $* (server: $server_flags)" >&2
-    local line rc=0 du0 du1
+    local line rc=0 du0 du1 tables0 tables1
     du0=$(du -s --block-size=1 "$dir" | cut -f1)
+    tables0=$(tables_bytes "$dir")
     line=$("$IMBENCH" "$@" --server "127.0.0.1:$PORT" --server-pid "$SERVER_PID" \
       --no-progress --json "$WORK/$name-$i.json") || rc=$?
     # Disk used by the data dir (allocated blocks, not the sparse LMDB map size).
     du1=$(du -s --block-size=1 "$dir" | cut -f1)
+    tables1=$(tables_bytes "$dir")
     line="$line data_dir_bytes_before=$du0 data_dir_bytes=$du1"
+    line="$line tables_bytes_before=$tables0 tables_bytes=$tables1"
     echo "$line" >&2
     printf '%s\t%s\t%s\t%s\t%s\n' "$name" "$i" "imbench $* --server 127.0.0.1:PORT --server-pid PID" \
       "$server_flags" "$line rc=$rc" >>"$RESULTS"
@@ -165,6 +174,7 @@ KEYS = {
            "send_deliver_p50_us", "send_deliver_p99_us", "send_deliver_p999_us",
            "server_cpu_us_per_msg", "server_cpu_pct", "server_sys_pct_of_cpu",
            "client_cpu_us_per_msg", "client_cpu_pct", "server_rss_kb", "data_bytes_per_msg",
+           "tables_bytes_per_msg",
            "lost", "dup", "reordered", "errors"],
   "group-fanout": ["deliveries_per_s", "sends_per_s", "send_result_p50_us", "send_result_p99_us",
                    "send_deliver_p50_us", "send_deliver_p99_us", "send_deliver_p999_us",
@@ -203,11 +213,12 @@ cases = {}
 for line in open(results):
   name, run, cmd, server_flags, summary = line.rstrip("\n").split("\t")
   kv = dict(p.split("=", 1) for p in summary.split() if "=" in p)
-  try:  # both inbox copies of each message (sender's and receiver's) are included
-    kv["data_bytes_per_msg"] = "%.0f" % ((float(kv["data_dir_bytes"]) -
-                                         float(kv["data_dir_bytes_before"])) / float(kv["delivered"]))
-  except (KeyError, ValueError, ZeroDivisionError):
-    pass
+  for key, after, before in (("data_bytes_per_msg", "data_dir_bytes", "data_dir_bytes_before"),
+                             ("tables_bytes_per_msg", "tables_bytes", "tables_bytes_before")):
+    try:  # both inbox copies of each message (sender's and receiver's) are included
+      kv[key] = "%.0f" % ((float(kv[after]) - float(kv[before])) / float(kv["delivered"]))
+    except (KeyError, ValueError, ZeroDivisionError):
+      pass
   c = cases.setdefault(name, {"cmd": cmd, "server": server_flags, "runs": []})
   c["runs"].append(kv)
 
@@ -256,7 +267,9 @@ md.append("Keys: `msgs_per_s` = messages delivered to their receiver per second;
           "`server_cpu_us_per_msg` = server utime+stime (/proc/PID/stat) per delivered message; "
           "`server_sys_pct_of_cpu` = the kernel's share of it. `data_bytes_per_msg` = growth of "
           "the data dir on disk (`du`, allocated blocks) per delivered 1:1 message, both inbox "
-          "copies included. group-fanout: a delivery is one GroupPush entry read by one member "
+          "copies included (it also counts the commit logs' rings, which grow to a fixed size); "
+          "`tables_bytes_per_msg` = the same for the shards' tables (data.mdb) alone, measured "
+          "right after the last delivery (the last checkpoint may still be pending). group-fanout: a delivery is one GroupPush entry read by one member "
           "connection; `server_cpu_us_per_delivery` = server CPU / deliveries. mixed: "
           "`chat_*` are 1:1 messages, `group_*` group messages (a delivery per member), "
           "latencies of messages that waited for a reconnecting user are left out of "
