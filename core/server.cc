@@ -63,6 +63,7 @@ bool Server::open_storage(std::string* error) {
     }
     shared_.shards.push_back(std::move(shards[s]));
   }
+  if (!storage::mark_data_dir_current(cfg.data_dir, &manifest, error)) return false;
   // Each log holds twice a checkpoint batch of every shard it serves (64 MiB for 8): smaller
   // than the shards' unapplied bound, so a full ring is the back-pressure (the worker then
   // hurries the checkpointers), and small enough that its pages stay warm in the page cache

@@ -18,7 +18,11 @@
 namespace im::storage {
 namespace {
 
-constexpr uint32_t kManifestVersion = 1;
+// 2: inbox, conv_index and group_log in the duplicate-set layout (storage/dup_layout.h). A
+// version 1 dir is read (its shards convert their tables on open) and marked 2 once every shard
+// has opened, so a build that predates the layout refuses the dir instead of finding it empty.
+constexpr uint32_t kManifestVersion = 2;
+constexpr uint32_t kOldestReadableVersion = 1;
 constexpr uint32_t kMaxShards = 1024;  // msg_id has 10 shard bits
 constexpr size_t kMaxManifestBytes = 4096;
 
@@ -47,7 +51,7 @@ bool parse_manifest(std::string_view text, Manifest* out, std::string* error) {
     *error = "MANIFEST: first line is not 'imserver-data <version>'";
     return false;
   }
-  if (m.version != kManifestVersion) {
+  if (m.version < kOldestReadableVersion || m.version > kManifestVersion) {
     *error = "MANIFEST: unknown version " + std::to_string(m.version);
     return false;
   }
@@ -122,6 +126,19 @@ bool create_manifest(const std::string& data_dir, uint32_t shards, Manifest* out
 }
 
 }  // namespace
+
+bool mark_data_dir_current(const std::string& data_dir, Manifest* m, std::string* error) {
+  if (m->version == kManifestVersion) return true;
+  Manifest current = *m;
+  current.version = kManifestVersion;
+  std::string text = format_manifest(current);
+  if (!write_file_atomic(data_dir + "/MANIFEST",
+                         {reinterpret_cast<const uint8_t*>(text.data()), text.size()}, error)) {
+    return false;
+  }
+  *m = current;
+  return true;
+}
 
 bool open_data_dir(const std::string& data_dir, uint32_t shards_if_new, Manifest* out,
                    std::string* error) {

@@ -1,5 +1,6 @@
 // data_dir.h - the layout of a data directory and its manifest.
-//   data/MANIFEST       "imserver-data 1\nshards N\ncreated_ms T\n" (written atomically)
+//   data/MANIFEST       "imserver-data V\nshards N\ncreated_ms T\n" (written atomically;
+//                       V is the format version, data_dir.cc says what each one means)
 //   data/shard-NNN/     one LMDB environment per shard (storage/shard.h)
 //   data/log-NNN/       worker NNN's commit log (storage/commit_logs.h)
 //   data/secret.key     32 random bytes for token signing (created by core, atomically)
@@ -15,7 +16,7 @@
 namespace im::storage {
 
 struct Manifest {
-  uint32_t version = 1;
+  uint32_t version = 2;
   uint32_t shards = 16;
   int64_t created_ms = 0;
 };
@@ -24,6 +25,10 @@ struct Manifest {
 // Returns false and sets *error on a bad or unreadable manifest.
 bool open_data_dir(const std::string& data_dir, uint32_t shards_if_new, Manifest* out,
                    std::string* error);
+
+// Once every shard has opened (and converted what an older version left), records that the dir
+// is in the current format. No-op when it already is.
+bool mark_data_dir_current(const std::string& data_dir, Manifest* m, std::string* error);
 
 std::string shard_dir(const std::string& data_dir, uint32_t shard);
 
