@@ -200,7 +200,7 @@ Bytes DupCursor::value() {
   decoded_ = true;
   value_ = stored_;
   if (holds_entries(table_))
-    value_ = entry_codec::decode(stored_, entry_builder_).value_or(Bytes{});
+    value_ = entry_codec::decode(stored_, entry_buffer_).value_or(Bytes{});
   return value_;
 }
 

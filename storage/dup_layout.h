@@ -19,7 +19,6 @@
 // one-time conversion of a data dir written by earlier builds (migrate_legacy_table).
 #pragma once
 
-#include <flatbuffers/flatbuffers.h>
 #include <lmdb.h>
 
 #include <cstddef>
@@ -27,6 +26,7 @@
 #include <span>
 
 #include "storage/batch_view.h"
+#include "storage/entry_writer.h"
 
 namespace im::storage::dup_layout {
 
@@ -83,9 +83,9 @@ class DupCursor {
   uint8_t key_[kMaxLogicalKeyBytes] = {};
   size_t key_len_ = 0;
   Bytes stored_;  // the value as stored (in the map)
-  Bytes value_;   // the value as read: stored_, or the decoded entry in entry_builder_
+  Bytes value_;   // the value as read: stored_, or the decoded entry in entry_buffer_
   bool decoded_ = false;
-  flatbuffers::FlatBufferBuilder entry_builder_{512};
+  EntryBuffer entry_buffer_;
 };
 
 // Moves every row of a table in the plain layout of earlier builds (legacy) into the dup table,

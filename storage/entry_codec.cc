@@ -151,7 +151,7 @@ void encode(Bytes wire, std::vector<uint8_t>& out) {
   }
 }
 
-std::optional<Bytes> decode(Bytes stored, fb::FlatBufferBuilder& b) {
+std::optional<Bytes> decode(Bytes stored, EntryBuffer& out) {
   if (stored.empty()) return std::nullopt;
   if (stored[0] == kFormatWire) return stored.subspan(1);
   if (stored[0] != kFormatCompactMessage) return std::nullopt;
@@ -163,37 +163,41 @@ std::optional<Bytes> decode(Bytes stored, fb::FlatBufferBuilder& b) {
   for (int i = 0; i < kIntegerFields; ++i) {
     if ((mask & (1u << i)) && !get_varint(p, end, &integers[i])) return std::nullopt;
   }
-  b.Clear();
-  fb::Offset<fb::String> text;
-  if (mask & kText) {
+  MessageEntryFields f;
+  f.inbox_seq = integers[0];
+  f.owner_uid = integers[1];
+  f.entry_gid = integers[2];
+  f.entry_group_seq = integers[3];
+  f.msg_id = integers[4];
+  f.sender_uid = integers[5];
+  f.receiver_uid = integers[6];
+  f.gid = integers[7];
+  f.group_seq = integers[8];
+  f.client_msg_id = integers[9];
+  f.server_time_ms = unzigzag(integers[10]);
+  f.reply_to_msg_id = integers[11];
+  f.text_content = (mask & kTextContent) != 0;
+  f.has_text = (mask & kText) != 0;
+  f.mention_all = (mask & kMentionAll) != 0;
+  f.has_mentions = (mask & kMentions) != 0;
+  if (f.has_text) {
     uint64_t len = 0;
     if (!get_varint(p, end, &len) || len > uint64_t(end - p)) return std::nullopt;
-    text = b.CreateString(reinterpret_cast<const char*>(p), len);
+    f.text = {reinterpret_cast<const char*>(p), len};
     p += len;
   }
-  fb::Offset<fb::Vector<uint64_t>> mentions;
-  if (mask & kMentions) {
+  thread_local std::vector<uint64_t> mentions;
+  if (f.has_mentions) {
     uint64_t count = 0;
     if (!get_varint(p, end, &count) || count > uint64_t(end - p)) return std::nullopt;
-    uint64_t* uids = nullptr;
-    mentions = b.CreateUninitializedVector(count, &uids);
+    mentions.resize(count);
     for (uint64_t i = 0; i < count; ++i) {
-      uint64_t uid = 0;
-      if (!get_varint(p, end, &uid)) return std::nullopt;
-      uids[i] = fb::EndianScalar(uid);
+      if (!get_varint(p, end, &mentions[i])) return std::nullopt;
     }
+    f.mentions = mentions;
   }
   if (p != end) return std::nullopt;
-  fb::Offset<void> content;
-  if (mask & kTextContent) content = p::CreateTextContent(b, text).Union();
-  auto msg = p::CreateMessage(b, integers[4], integers[5], integers[6], integers[7], integers[8],
-                              integers[9], unzigzag(integers[10]),
-                              (mask & kTextContent) ? p::Content::TextContent : p::Content::NONE,
-                              content, integers[11], mentions, (mask & kMentionAll) != 0);
-  auto entry = p::CreateInboxEntry(b, integers[0], integers[1], p::EntryBody::Message, msg.Union(),
-                                   integers[2], integers[3]);
-  b.Finish(entry);
-  return Bytes(b.GetBufferPointer(), b.GetSize());
+  return write_message_entry(f, out);
 }
 
 }  // namespace im::storage::entry_codec

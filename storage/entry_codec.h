@@ -14,12 +14,12 @@
 // (a new mask bit) to keep such messages compact.
 #pragma once
 
-#include <flatbuffers/flatbuffers.h>
-
 #include <cstdint>
 #include <optional>
 #include <span>
 #include <vector>
+
+#include "storage/entry_writer.h"
 
 namespace im::storage::entry_codec {
 
@@ -31,8 +31,9 @@ constexpr uint8_t kFormatCompactMessage = 1;
 // out = the stored form of wire (an InboxEntry FlatBuffer).
 void encode(Bytes wire, std::vector<uint8_t>& out);
 
-// The wire form of a stored entry: a view into stored (format 0) or the finished buffer of b
-// (format 1, valid until b is used again). nullopt if stored is damaged or of an unknown format.
-std::optional<Bytes> decode(Bytes stored, flatbuffers::FlatBufferBuilder& b);
+// The wire form of a stored entry: a view into stored (format 0) or into out (format 1, valid
+// until out is used again; storage/entry_writer.h). nullopt if stored is damaged or of an
+// unknown format.
+std::optional<Bytes> decode(Bytes stored, EntryBuffer& out);
 
 }  // namespace im::storage::entry_codec
