@@ -82,7 +82,7 @@ if [ "$QUICK" = 1 ]; then
   MIXED="--users 100 --pairs 5 --groups 2 --members 6 --duration 3 --offline-ms 300"
 else
   CHAT="--pairs 100 --messages 2000 --window 16 --payload 100"
-  CONNS="--connections 10000 --procs 2 --duration 10 --heartbeat 5"
+  CONNS="--connections 10000 --procs 2 --duration 20 --heartbeat 5"
   STORM="--users 50 --concurrency 64 --duration 5"
   HIST="--pairs 20 --messages 2000 --page 50 --window 4 --duration 5"
   # The same store read with 20 pages in flight instead of 80: the issue's two history targets
@@ -188,7 +188,8 @@ KEYS = {
                    "connections", "deliveries", "lost", "dup", "reordered", "stray", "errors"],
   "connections": ["ready", "failed", "dropped", "connect_login_per_s", "connect_login_p50_us",
                   "connect_login_p99_us", "password_logins_per_s", "server_rss_per_conn_bytes",
-                  "server_rss_baseline_kb", "server_rss_kb", "client_cpu_pct", "pongs"],
+                  "server_anon_baseline_kb", "server_anon_kb", "server_rss_baseline_kb",
+                  "server_rss_kb", "client_cpu_pct", "pongs"],
   "login-storm": ["password_logins_per_s", "password_login_p50_us",
                   "server_cpu_ms_per_password_login", "token_logins_per_s",
                   "token_login_p50_us", "token_login_p99_us", "server_cpu_us_per_token_login",
@@ -275,7 +276,11 @@ md.append("Keys: `msgs_per_s` = messages delivered to their receiver per second;
           "the data dir on disk (`du`, allocated blocks) per delivered 1:1 message, both inbox "
           "copies included (it also counts the commit logs' rings, which grow to a fixed size); "
           "`tables_bytes_per_msg` = the same for the shards' tables (data.mdb) alone, measured "
-          "right after the last delivery (the last checkpoint may still be pending). group-fanout: a delivery is one GroupPush entry read by one member "
+          "right after the last delivery (the last checkpoint may still be pending). "
+          "connections: `server_rss_per_conn_bytes` = growth of the server's anonymous memory "
+          "(RssAnon: heap and stacks, not the mapped tables and logs) from a settled baseline to "
+          "a settled sample with every connection held, per connection. "
+          "group-fanout: a delivery is one GroupPush entry read by one member "
           "connection; `server_cpu_us_per_delivery` = server CPU / deliveries. mixed: "
           "`chat_*` are 1:1 messages, `group_*` group messages (a delivery per member), "
           "latencies of messages that waited for a reconnecting user are left out of "

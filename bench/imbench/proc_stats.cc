@@ -5,12 +5,16 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <thread>
 
 namespace im::bench {
 
@@ -41,16 +45,21 @@ bool read_cpu(pid_t pid, uint64_t* cpu_us, uint64_t* sys_us) {
   return true;
 }
 
-bool read_rss(pid_t pid, uint64_t* rss_kb) {
+bool read_rss(pid_t pid, uint64_t* rss_kb, uint64_t* anon_kb) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/status");
   std::string line;
-  while (std::getline(in, line)) {
+  bool rss = false;
+  bool anon = false;
+  while (std::getline(in, line) && !(rss && anon)) {
     if (line.rfind("VmRSS:", 0) == 0) {
       *rss_kb = std::strtoull(line.c_str() + 6, nullptr, 10);
-      return true;
+      rss = true;
+    } else if (line.rfind("RssAnon:", 0) == 0) {
+      *anon_kb = std::strtoull(line.c_str() + 8, nullptr, 10);
+      anon = true;
     }
   }
-  return false;
+  return rss && anon;
 }
 
 }  // namespace
@@ -58,8 +67,29 @@ bool read_rss(pid_t pid, uint64_t* rss_kb) {
 ProcSample sample_process(pid_t pid) {
   ProcSample s;
   if (pid <= 0) return s;
-  s.ok = read_cpu(pid, &s.cpu_us, &s.sys_us) && read_rss(pid, &s.rss_kb);
+  s.ok = read_cpu(pid, &s.cpu_us, &s.sys_us) && read_rss(pid, &s.rss_kb, &s.anon_kb);
   return s;
+}
+
+ProcSample settled_sample(pid_t pid, double max_s, double* waited_s) {
+  constexpr int kWindow = 8;  // samples 250 ms apart: the last 2 s
+  const auto start = std::chrono::steady_clock::now();
+  std::deque<uint64_t> window;
+  ProcSample s = sample_process(pid);
+  for (;;) {
+    const double elapsed =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (waited_s) *waited_s = elapsed;
+    if (!s.ok || elapsed >= max_s) return s;
+    window.push_back(s.anon_kb);
+    if (window.size() > kWindow) window.pop_front();
+    if (window.size() == kWindow) {
+      auto [lo, hi] = std::minmax_element(window.begin(), window.end());
+      if (*hi - *lo <= std::max<uint64_t>(128, *hi / 200)) return s;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+    s = sample_process(pid);
+  }
 }
 
 uint64_t self_cpu_us() {
