@@ -54,7 +54,8 @@ int put(MDB_txn* txn, Dbis dbis, Table t, Bytes key, Bytes value);
 
 // A read cursor over a dup table presenting logical rows: keys are prefix + seq, values the
 // item's payload or the large value it refers to, decoded to the wire form for entries.
-// Pointers stay valid until the cursor moves.
+// Pointers stay valid until the cursor moves. On a write transaction it must be destroyed
+// before the transaction ends (LMDB frees a write transaction's cursors itself).
 class DupCursor {
  public:
   DupCursor(MDB_txn* txn, Dbis dbis, Table t);

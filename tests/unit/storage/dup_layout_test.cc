@@ -160,11 +160,13 @@ TEST_F(DupLayout, ConvIndexItemsHaveOneFixedSize) {
       EINVAL);  // no seq
   const uint8_t outgoing = 0;
   EXPECT_EQ(put(txn, dbis(Table::ConvIndex), Table::ConvIndex, key.span(), {&outgoing, 1}), 0);
-  DupCursor cur(txn, dbis(Table::ConvIndex), Table::ConvIndex);
-  ASSERT_EQ(cur.find(key.span()), 0);
-  ASSERT_EQ(cur.value().size(), 1u);
-  EXPECT_EQ(cur.value()[0], 0);
-  EXPECT_EQ(cur.step(false), MDB_NOTFOUND);
+  [&] {  // a write transaction frees its cursors when it ends: close this one first
+    DupCursor cur(txn, dbis(Table::ConvIndex), Table::ConvIndex);
+    EXPECT_EQ(cur.find(key.span()), 0);
+    ASSERT_EQ(cur.value().size(), 1u);
+    EXPECT_EQ(cur.value()[0], 0);
+    EXPECT_EQ(cur.step(false), MDB_NOTFOUND);
+  }();
   mdb_txn_abort(txn);
 }
 
