@@ -52,9 +52,9 @@ int replace(MDB_txn* txn, MDB_cursor* cursor, Dbis dbis, Table t, Bytes key, Byt
   MDB_val k = val(key.data(), prefix);
   MDB_val v = val(key.data() + prefix, kSeqBytes);
   int rc = mdb_cursor_get(cursor, &k, &v, MDB_GET_BOTH_RANGE);
-  if (rc == MDB_NOTFOUND)
+  if (rc == MDB_NOTFOUND) {
     rc = 0;  // no item >= seq: goes at the end after all
-  else if (rc == 0 && std::memcmp(v.mv_data, item.data(), kSeqBytes) == 0) {
+  } else if (rc == 0 && std::memcmp(v.mv_data, item.data(), kSeqBytes) == 0) {
     if (v.mv_size == item.size() && std::memcmp(v.mv_data, item.data(), item.size()) == 0) {
       return 0;  // the same row (a large value is rewritten by the caller)
     }
@@ -199,8 +199,7 @@ Bytes DupCursor::value() {
   if (decoded_) return value_;
   decoded_ = true;
   value_ = stored_;
-  if (holds_entries(table_))
-    value_ = entry_codec::decode(stored_, entry_buffer_).value_or(Bytes{});
+  if (holds_entries(table_)) value_ = entry_codec::decode(stored_, entry_buffer_).value_or(Bytes{});
   return value_;
 }
 
