@@ -3,7 +3,10 @@
 
 #include <unistd.h>
 
+#include <chrono>
+
 #include "core/log.h"
+#include "core/private_arena.h"
 
 namespace im::core {
 
@@ -29,8 +32,16 @@ bool KdfPool::submit(KdfJob&& job) {
 
 void KdfPool::run() {
   set_thread_log_name("kdf");
+  // A hash's 16 MiB buffer is reused while jobs keep coming (a fresh one costs 4,096 page
+  // faults, ~60 ms here) and returned after a second without work: an idle server does not
+  // keep the pages of its last burst of logins.
+  PrivateArena arena;
+  arena.bind_this_thread();
   for (;;) {
-    pending_.acquire();
+    if (!pending_.try_acquire_for(std::chrono::seconds(1))) {
+      arena.purge();
+      pending_.acquire();
+    }
     if (stop_.load()) return;
     KdfJob job;
     if (!jobs_.pop(&job)) continue;

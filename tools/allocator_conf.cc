@@ -13,15 +13,7 @@
 // again with every burst; with the default, group-fanout kept mapping fresh extents instead
 // of reusing the cached ones: 190,000 page faults instead of 45,000 per run (first touches
 // cost ~15 us each here), 1.0 instead of 0.44 us of server CPU per delivery.
-//
-// background_thread: without it an arena purges its decayed pages only when it is used
-// again, so the buffers of a burst of password hashes stayed mapped until the next hash (an
-// idle server kept ~30 MB it did not use, and imbench's memory per connection could not be
-// measured: the baseline fell by that much at a random moment). jemalloc's background threads
-// purge on time, whether or not the arena is used.
 extern "C" {
 // NOLINTNEXTLINE: the name and type are jemalloc's interface.
-const char* malloc_conf =
-    "oversize_threshold:67108864,lg_extent_max_active_fit:12,background_thread:true,dirty_decay_ms:"
-    "1000";
+const char* malloc_conf = "oversize_threshold:67108864,lg_extent_max_active_fit:12";
 }
