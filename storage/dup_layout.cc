@@ -78,7 +78,26 @@ unsigned open_flags(Table t) {
   return MDB_DUPSORT | (has_fixed_items(t) ? unsigned{MDB_DUPFIXED} : 0u);
 }
 
-int put(MDB_txn* txn, Dbis dbis, Table t, Bytes key, Bytes value) {
+PutCursors::~PutCursors() {
+  for (int i = 0; i < open_; ++i) mdb_cursor_close(cursors_[i]);
+}
+
+MDB_cursor* PutCursors::get(MDB_dbi dbi, int* rc) {
+  for (int i = 0; i < open_; ++i) {
+    if (dbis_[i] == dbi) return cursors_[i];
+  }
+  if (open_ == kMax) {
+    *rc = EINVAL;
+    return nullptr;
+  }
+  MDB_cursor* cursor = nullptr;
+  if ((*rc = mdb_cursor_open(txn_, dbi, &cursor))) return nullptr;
+  dbis_[open_] = dbi;
+  cursors_[open_++] = cursor;
+  return cursor;
+}
+
+int put(MDB_txn* txn, Dbis dbis, Table t, Bytes key, Bytes value, PutCursors* cursors) {
   if (key.size() <= kSeqBytes || key.size() > kMaxLogicalKeyBytes) return EINVAL;
   thread_local std::vector<uint8_t> encoded;
   if (holds_entries(t)) {
@@ -97,9 +116,13 @@ int put(MDB_txn* txn, Dbis dbis, Table t, Bytes key, Bytes value) {
     std::memcpy(item + kSeqBytes, value.data(), value.size());
     item_len += value.size();
   }
+  int rc = 0;
   MDB_cursor* cursor = nullptr;
-  int rc = mdb_cursor_open(txn, dbis.table, &cursor);
-  if (rc) return rc;
+  if (cursors) {
+    if (!(cursor = cursors->get(dbis.table, &rc))) return rc;
+  } else if ((rc = mdb_cursor_open(txn, dbis.table, &cursor))) {
+    return rc;
+  }
   // Append when the seq is above the owner's last one. (MDB_APPENDDUP alone would also take
   // the same seq with a value that sorts higher, as a second row.)
   MDB_val k = val(key.data(), prefix);
@@ -118,7 +141,7 @@ int put(MDB_txn* txn, Dbis dbis, Table t, Bytes key, Bytes value) {
       rc = replace(txn, cursor, dbis, t, key, {item, item_len});
     }
   }
-  mdb_cursor_close(cursor);
+  if (!cursors) mdb_cursor_close(cursor);
   if (rc == 0 && large) rc = put_large(txn, dbis, t, key, value);
   return rc;
 }

@@ -48,9 +48,31 @@ struct Dbis {
   MDB_dbi large_values = 0;
 };
 
+// Cursors for puts into the dup tables of one write transaction, opened on first use and kept
+// (a cursor of a duplicate-set table is an allocation): the checkpointer's apply makes
+// several puts per message. Destroy before the transaction ends (LMDB frees a write
+// transaction's cursors itself).
+class PutCursors {
+ public:
+  explicit PutCursors(MDB_txn* txn) : txn_(txn) {}
+  ~PutCursors();
+  PutCursors(const PutCursors&) = delete;
+  PutCursors& operator=(const PutCursors&) = delete;
+  // The cursor on dbi (opened now if need be), or nullptr with *rc set.
+  MDB_cursor* get(MDB_dbi dbi, int* rc);
+
+ private:
+  static constexpr int kMax = 4;
+  MDB_txn* txn_;
+  MDB_dbi dbis_[kMax] = {};
+  MDB_cursor* cursors_[kMax] = {};
+  int open_ = 0;
+};
+
 // Puts one logical row (key = prefix + 8-byte seq), replacing the row of that key if there
-// is one. Appends (the common case) cost one LMDB put. Returns an LMDB error code.
-int put(MDB_txn* txn, Dbis dbis, Table t, Bytes key, Bytes value);
+// is one. Appends (the common case) cost one LMDB put. Returns an LMDB error code. With
+// cursors, uses (and keeps) theirs; without, opens and closes one.
+int put(MDB_txn* txn, Dbis dbis, Table t, Bytes key, Bytes value, PutCursors* cursors = nullptr);
 
 // A read cursor over a dup table presenting logical rows: keys are prefix + seq, values the
 // item's payload or the large value it refers to, decoded to the wire form for entries.

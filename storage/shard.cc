@@ -434,10 +434,13 @@ int Shard::Impl::apply_txn(std::span<const LogRecordPtr> records, ExpireResume* 
   MDB_txn* txn = nullptr;
   int rc = mdb_txn_begin(env, nullptr, 0, &txn);
   if (rc) return rc;
-  for (const auto& rec : records) {
-    auto view = rec->view();
-    rc = view ? apply_view(txn, *view, next) : EINVAL;
-    if (rc) break;
+  {
+    dup_layout::PutCursors cursors(txn);  // closed before the transaction ends
+    for (const auto& rec : records) {
+      auto view = rec->view();
+      rc = view ? apply_view(txn, *view, next, &cursors) : EINVAL;
+      if (rc) break;
+    }
   }
   // Per log, the last record applied (records of one log come in position order).
   for (size_t i = 0; rc == 0 && i < records.size(); ++i) {
@@ -461,11 +464,12 @@ int Shard::Impl::apply_txn(std::span<const LogRecordPtr> records, ExpireResume* 
 }
 
 // One batch's puts in order, then its outbox delete and the expiry of each dedup table.
-int Shard::Impl::apply_view(MDB_txn* txn, const BatchView& batch, ExpireResume* next) {
+int Shard::Impl::apply_view(MDB_txn* txn, const BatchView& batch, ExpireResume* next,
+                            dup_layout::PutCursors* cursors) {
   int rc = 0;
   bool well_formed = batch.for_each_put([&](Table table, Bytes key, Bytes value) {
     if (dup_layout::is_dup_table(table)) {
-      rc = dup_layout::put(txn, dup_dbis(table), table, key, value);
+      rc = dup_layout::put(txn, dup_dbis(table), table, key, value, cursors);
       return rc == 0;
     }
     MDB_val k = to_val(key);
