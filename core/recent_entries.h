@@ -29,8 +29,10 @@ class RecentEntries {
     bytes_ += entry.size();
     entries_.push_back(std::move(entry));
     size_t drop = 0;
-    while (drop < entries_.size() && (entries_.size() - drop > kMaxEntries || bytes_ > kMaxBytes)) {
-      bytes_ -= entries_[drop].size();
+    size_t kept_bytes = bytes_;
+    while (drop < entries_.size() &&
+           (entries_.size() - drop > kMaxEntries || kept_bytes > kMaxBytes)) {
+      kept_bytes -= entries_[drop].size();
       ++drop;
     }
     erase_front(drop);
@@ -53,9 +55,7 @@ class RecentEntries {
   // Entries up to seq are not needed any more (every device was sent them).
   void forget_through(uint64_t seq) {
     if (entries_.empty() || seq < first_seq_) return;
-    size_t drop = std::min<size_t>(seq - first_seq_ + 1, entries_.size());
-    for (size_t i = 0; i < drop; ++i) bytes_ -= entries_[i].size();
-    erase_front(drop);
+    erase_front(std::min<size_t>(seq - first_seq_ + 1, entries_.size()));
   }
 
   void clear() {
@@ -69,11 +69,12 @@ class RecentEntries {
  private:
   // Keeps the vector's capacity: a user chatting live empties and refills it with every
   // push, and clear() (the user went offline) is what gives the memory back.
+  // Drops the n oldest entries and their bytes.
   void erase_front(size_t n) {
     if (n == 0) return;
+    for (size_t i = 0; i < n; ++i) bytes_ -= entries_[i].size();
     entries_.erase(entries_.begin(), entries_.begin() + ptrdiff_t(n));
     first_seq_ += n;
-    if (entries_.empty()) bytes_ = 0;
   }
 
   std::vector<std::vector<uint8_t>> entries_;
