@@ -18,10 +18,12 @@
 namespace im::storage {
 namespace {
 
-// 2: inbox, conv_index and group_log in the duplicate-set layout (storage/dup_layout.h). A
-// version 1 dir is read (its shards convert their tables on open) and marked 2 once every shard
-// has opened, so a build that predates the layout refuses the dir instead of finding it empty.
-constexpr uint32_t kManifestVersion = 2;
+// 2: inbox, conv_index and group_log in the duplicate-set layout (storage/dup_layout.h).
+// 3: the dedup, rdedup and group_dedup tables too. A version 1 or 2 dir is read (its shards
+// convert their tables on open) and marked 3 once every shard has opened, so a build that
+// predates a layout refuses the dir instead of finding tables empty (an empty dedup table
+// would store a resent message twice).
+constexpr uint32_t kManifestVersion = 3;
 constexpr uint32_t kOldestReadableVersion = 1;
 constexpr uint32_t kMaxShards = 1024;  // msg_id has 10 shard bits
 constexpr size_t kMaxManifestBytes = 4096;

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "storage/entry_codec.h"
+#include "storage/record_codec.h"
 
 namespace im::storage::dup_layout {
 namespace {
@@ -15,8 +16,22 @@ MDB_val val(const void* data, size_t size) {
   return MDB_val{size, const_cast<void*>(data)};
 }
 
+// The value size of a table with fixed-size items (MDB_DUPFIXED), or 0.
+size_t fixed_value_bytes(Table t) {
+  switch (t) {
+    case Table::ConvIndex:
+      return kConvIndexValueBytes;
+    case Table::Dedup:
+    case Table::Rdedup:
+    case Table::GroupDedup:
+      return kDedupRecordBytes;
+    default:
+      return 0;
+  }
+}
+
 bool has_fixed_items(Table t) {
-  return t == Table::ConvIndex;
+  return fixed_value_bytes(t) != 0;
 }
 
 bool holds_entries(Table t) {
@@ -71,7 +86,7 @@ int replace(MDB_txn* txn, MDB_cursor* cursor, Dbis dbis, Table t, Bytes key, Byt
 }  // namespace
 
 bool is_dup_table(Table t) {
-  return t == Table::Inbox || t == Table::ConvIndex || t == Table::GroupLog;
+  return holds_entries(t) || has_fixed_items(t);
 }
 
 unsigned open_flags(Table t) {
@@ -105,7 +120,7 @@ int put(MDB_txn* txn, Dbis dbis, Table t, Bytes key, Bytes value, PutCursors* cu
     value = encoded;
   }
   const bool fixed = has_fixed_items(t);
-  if (fixed && value.size() != kConvIndexValueBytes) return EINVAL;
+  if (fixed && value.size() != fixed_value_bytes(t)) return EINVAL;
   // An item of the seq alone means "in large_values", so an empty value goes there too.
   const bool large = !fixed && (value.empty() || value.size() > kMaxInlineValue);
   const size_t prefix = key.size() - kSeqBytes;

@@ -1,6 +1,7 @@
 // dup_layout.h - how the tables whose rows each owner appends in sequence order (inbox,
-// conv_index, group_log: logical key = an owner prefix, then a big-endian u64 seq) lie in LMDB:
-// as duplicate sets (MDB_DUPSORT). The LMDB key is the owner prefix; each row is one
+// conv_index, group_log: logical key = an owner prefix, then a big-endian u64 seq; and the
+// dedup tables, whose last key part is a client_msg_id) lie in LMDB: as duplicate sets
+// (MDB_DUPSORT). The LMDB key is the owner prefix; each row is one
 // duplicate item, seq (8 bytes, big-endian) then the value, so items sort by seq and a
 // cursor walking items in order walks the logical keys in order.
 //
@@ -11,8 +12,10 @@
 //
 // A value too long for an item (LMDB's 511-byte key limit applies to duplicate items) is kept in
 // the large_values table under (table, logical key) and its item is the 8-byte seq alone.
-// conv_index items have a fixed size (MDB_DUPFIXED: no per-item node header). inbox and
-// group_log values are entries, stored in their compact form (storage/entry_codec.h): put
+// conv_index and dedup items have a fixed size (MDB_DUPFIXED: no per-item node header, and a
+// page of them is a packed array). client_msg_ids that grow per sender (the SDK's, imbench's)
+// append like seqs; random ones insert inside the sender's set, still without node headers. inbox
+// and group_log values are entries, stored in their compact form (storage/entry_codec.h): put
 // encodes, DupCursor::value decodes.
 //
 // Users: the shard's apply (puts), its reads (DupCursor through Shard::Impl::ReadTxn) and the
@@ -62,7 +65,7 @@ class PutCursors {
   MDB_cursor* get(MDB_dbi dbi, int* rc);
 
  private:
-  static constexpr int kMax = 4;
+  static constexpr int kMax = 8;
   MDB_txn* txn_;
   MDB_dbi dbis_[kMax] = {};
   MDB_cursor* cursors_[kMax] = {};
@@ -92,6 +95,9 @@ class DupCursor {
   // Positions exactly at key. Returns 0 or MDB_NOTFOUND.
   int find(Bytes key);
   int step(bool backward);  // the next row in scan order
+  // Deletes the current row (only an inline one: the dedup tables'); step(false) then yields
+  // the row after it.
+  int del() { return mdb_cursor_del(cursor_, 0); }
   Bytes key() const { return {key_, key_len_}; }
   // The row's value; an entry is decoded here, on first use (empty if it is damaged).
   Bytes value();

@@ -37,9 +37,9 @@ using detail::to_val;
 // The dup-layout tables (storage/dup_layout.h) have names of their own: earlier builds kept
 // those rows in plain tables under the names in kLegacyPlainTables, converted on open.
 constexpr const char* kTableNames[kTableCount] = {
-    "users",          "users_by_name", "devices",       "inbox.dup",   "convs",
-    "conv_index.dup", "dedup",         "rdedup",        "meta",        "groups",
-    "members",        "user_groups",   "group_log.dup", "group_dedup", "outbox",
+    "users",         "users_by_name",   "devices", "inbox.dup", "convs",   "conv_index.dup",
+    "dedup.dup",     "rdedup.dup",      "meta",    "groups",    "members", "user_groups",
+    "group_log.dup", "group_dedup.dup", "outbox",
 };
 constexpr const char* kLargeValuesName = "large_values";
 struct LegacyPlainTable {
@@ -47,7 +47,8 @@ struct LegacyPlainTable {
   const char* name;
 };
 constexpr LegacyPlainTable kLegacyPlainTables[] = {
-    {Table::Inbox, "inbox"}, {Table::ConvIndex, "conv_index"}, {Table::GroupLog, "group_log"}};
+    {Table::Inbox, "inbox"}, {Table::ConvIndex, "conv_index"}, {Table::GroupLog, "group_log"},
+    {Table::Dedup, "dedup"}, {Table::Rdedup, "rdedup"},        {Table::GroupDedup, "group_dedup"}};
 constexpr size_t kMigrateRowsPerTxn = 65536;  // bounds a conversion step's dirty pages
 constexpr bool every_table_named() {
   for (const char* name : kTableNames) {
@@ -492,30 +493,32 @@ int Shard::Impl::apply_view(MDB_txn* txn, const BatchView& batch, ExpireResume* 
 // at the end of the table), so a commit's expiry cost is bounded and every row is reached.
 int Shard::Impl::expire(MDB_txn* txn, Table table, int64_t cutoff_ms, uint32_t max_rows,
                         ExpireResume* resume) {
-  Cursor cur(txn, dbi(table));
+  dup_layout::DupCursor cur(txn, dup_dbis(table), table);
   if (!cur.ok()) return EINVAL;
-  MDB_val k{resume->key_len, resume->key};
-  MDB_val v;
-  int rc = resume->valid ? cur.get(&k, &v, MDB_SET_RANGE) : cur.get(&k, &v, MDB_FIRST);
+  const uint8_t zeros[detail::kGroupDedupKeyBytes] = {};
+  const Bytes start = resume->valid ? Bytes{resume->key, resume->key_len}
+                                    : Bytes{zeros, detail::expire_key_bytes(table)};
+  int rc = cur.seek(start, false);
   uint64_t visits_left = uint64_t{max_rows} * kExpireScanFactor;
   uint32_t deleted = 0;
   while (rc == 0 && visits_left > 0 && deleted < max_rows) {
     --visits_left;
-    auto rec = decode_dedup(to_bytes(v));
+    auto rec = decode_dedup(cur.value());
     if (rec && rec->server_time_ms < cutoff_ms) {
       if ((rc = cur.del())) return rc;
       ++deleted;
     }
-    rc = cur.get(&k, &v, MDB_NEXT);  // after a delete, MDB_NEXT yields the following row
+    rc = cur.step(false);  // after a delete, the following row
   }
   if (rc == MDB_NOTFOUND) {
     resume->valid = false;  // reached the end: the next expiry starts from the first row
     return 0;
   }
   if (rc == 0) {
-    resume->valid = k.mv_size <= sizeof(resume->key);
-    resume->key_len = resume->valid ? static_cast<uint8_t>(k.mv_size) : 0;
-    if (resume->valid) std::memcpy(resume->key, k.mv_data, k.mv_size);
+    const Bytes key = cur.key();
+    resume->valid = key.size() <= sizeof(resume->key);
+    resume->key_len = resume->valid ? static_cast<uint8_t>(key.size()) : 0;
+    if (resume->valid) std::memcpy(resume->key, key.data(), key.size());
   }
   return rc;
 }

@@ -37,6 +37,9 @@ constexpr size_t kGroupDedupKeyBytes = 24;  // (gid, sender_uid, client_msg_id)
 // The tables WriteBatch::expire_dedup sweeps, each with its own resume point.
 constexpr Table kExpireTables[] = {Table::Dedup, Table::Rdedup, Table::GroupDedup};
 constexpr size_t kExpireTableCount = std::size(kExpireTables);
+constexpr size_t expire_key_bytes(Table t) {
+  return t == Table::GroupDedup ? kGroupDedupKeyBytes : 16;  // (uid, client_msg_id)
+}
 
 using Bytes = std::span<const uint8_t>;
 

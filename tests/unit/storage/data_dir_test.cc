@@ -26,12 +26,12 @@ TEST(DataDir, CreatesDirectoryAndManifestThenReopensIt) {
   Manifest m;
   std::string error;
   ASSERT_TRUE(open_data_dir(data, 8, &m, &error)) << error;
-  EXPECT_EQ(m.version, 2u);
+  EXPECT_EQ(m.version, 3u);
   EXPECT_EQ(m.shards, 8u);
   EXPECT_GT(m.created_ms, 0);
   std::string text;
   ASSERT_TRUE(read_file(data + "/MANIFEST", &text));
-  EXPECT_EQ(text, "imserver-data 2\nshards 8\ncreated_ms " + std::to_string(m.created_ms) + "\n");
+  EXPECT_EQ(text, "imserver-data 3\nshards 8\ncreated_ms " + std::to_string(m.created_ms) + "\n");
 
   Manifest again;
   ASSERT_TRUE(open_data_dir(data, 32, &again, &error)) << error;  // shards_if_new is ignored
@@ -39,31 +39,35 @@ TEST(DataDir, CreatesDirectoryAndManifestThenReopensIt) {
   EXPECT_EQ(again.created_ms, m.created_ms);
 }
 
-// Version 1 (plain inbox tables) still opens; once its shards have converted, the server
-// marks it version 2, which builds that predate the conversion refuse.
-TEST(DataDir, VersionOneOpensAndIsMarkedCurrent) {
-  TempDir tmp;
-  ASSERT_TRUE(write_text(tmp.path() + "/MANIFEST", "imserver-data 1\nshards 4\ncreated_ms 7\n"));
-  Manifest m;
-  std::string error;
-  ASSERT_TRUE(open_data_dir(tmp.path(), 16, &m, &error)) << error;
-  EXPECT_EQ(m.version, 1u);
-  EXPECT_EQ(m.shards, 4u);
-  ASSERT_TRUE(mark_data_dir_current(tmp.path(), &m, &error)) << error;
-  EXPECT_EQ(m.version, 2u);
-  std::string text;
-  ASSERT_TRUE(read_file(tmp.path() + "/MANIFEST", &text));
-  EXPECT_EQ(text, "imserver-data 2\nshards 4\ncreated_ms 7\n");
-  Manifest again;
-  ASSERT_TRUE(open_data_dir(tmp.path(), 16, &again, &error)) << error;
-  EXPECT_EQ(again.version, 2u);
-  EXPECT_EQ(again.created_ms, 7);
+// Versions 1 (plain inbox tables) and 2 (plain dedup tables) still open; once their shards
+// have converted, the server marks the dir version 3, which builds that predate the conversion
+// refuse.
+TEST(DataDir, OlderVersionsOpenAndAreMarkedCurrent) {
+  for (uint32_t old_version : {1u, 2u}) {
+    TempDir tmp;
+    const std::string head = "imserver-data " + std::to_string(old_version) + "\n";
+    ASSERT_TRUE(write_text(tmp.path() + "/MANIFEST", head + "shards 4\ncreated_ms 7\n"));
+    Manifest m;
+    std::string error;
+    ASSERT_TRUE(open_data_dir(tmp.path(), 16, &m, &error)) << error;
+    EXPECT_EQ(m.version, old_version);
+    EXPECT_EQ(m.shards, 4u);
+    ASSERT_TRUE(mark_data_dir_current(tmp.path(), &m, &error)) << error;
+    EXPECT_EQ(m.version, 3u);
+    std::string text;
+    ASSERT_TRUE(read_file(tmp.path() + "/MANIFEST", &text));
+    EXPECT_EQ(text, "imserver-data 3\nshards 4\ncreated_ms 7\n");
+    Manifest again;
+    ASSERT_TRUE(open_data_dir(tmp.path(), 16, &again, &error)) << error;
+    EXPECT_EQ(again.version, 3u);
+    EXPECT_EQ(again.created_ms, 7);
+  }
 }
 
 TEST(DataDir, CorruptOrUnknownManifestIsRejected) {
   const char* bad[] = {
       "",
-      "imserver-data 3\nshards 8\ncreated_ms 1\n",
+      "imserver-data 4\nshards 8\ncreated_ms 1\n",
       "imserver-data 0\nshards 8\ncreated_ms 1\n",
       "imserver-data 1\nshards 0\ncreated_ms 1\n",
       "imserver-data 1\nshards 1025\ncreated_ms 1\n",

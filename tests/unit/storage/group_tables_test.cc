@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "storage/keys.h"
+#include "storage/record_codec.h"
 #include "storage/shard.h"
 #include "temp_dir.h"
 
@@ -373,7 +375,7 @@ TEST_F(GroupTables, GroupRowsSurviveReopen) {
 }
 
 // Writes an environment the way the server did before the group tables existed: nine named
-// databases (maxdbs 9), a meta row and an inbox row.
+// databases (maxdbs 9), a meta row, an inbox row and a dedup and an rdedup row.
 void make_pre_group_env(const std::string& dir) {
   std::filesystem::create_directories(dir);
   MDB_env* env = nullptr;
@@ -399,6 +401,13 @@ void make_pre_group_env(const std::string& dir) {
   k = MDB_val{sizeof(inbox_key), inbox_key};
   v = MDB_val{sizeof(entry), entry};
   ASSERT_EQ(mdb_put(txn, dbis[3], &k, &v, 0), 0);
+  uint8_t dedup[kDedupRecordBytes];
+  encode_dedup(DedupRecord{.msg_id = 77, .inbox_seq = 1, .server_time_ms = 5000}, dedup);
+  auto dedup_key = keys::make(3, 0x5d1c9e2b77a04f11ull);  // (uid, client_msg_id)
+  k = MDB_val{dedup_key.bytes.size(), dedup_key.bytes.data()};
+  v = MDB_val{sizeof(dedup), dedup};
+  ASSERT_EQ(mdb_put(txn, dbis[6], &k, &v, 0), 0);  // dedup
+  ASSERT_EQ(mdb_put(txn, dbis[7], &k, &v, 0), 0);  // rdedup
   ASSERT_EQ(mdb_txn_commit(txn), 0);
   mdb_env_close(env);
 }
@@ -413,6 +422,8 @@ TEST(GroupTablesUpgrade, DataDirWithoutGroupTablesOpensAndGainsThem) {
   ASSERT_TRUE(shard);
   EXPECT_EQ(shard->get_meta_u64("last"), 42u);
   EXPECT_EQ(shard->last_inbox_seq(3), 1u);
+  EXPECT_EQ(shard->get_dedup(3, 0x5d1c9e2b77a04f11ull)->msg_id, 77u);  // converted to dup sets
+  EXPECT_EQ(shard->get_rdedup(3, 0x5d1c9e2b77a04f11ull)->server_time_ms, 5000);
   EXPECT_FALSE(shard->get_group(1));
   EXPECT_EQ(shard->last_group_seq(1), 0u);
   EXPECT_TRUE(shard->list_user_groups(3, 10).empty());

@@ -240,6 +240,43 @@ TEST_F(ShardTables, DedupExpiryDeletesOnlyOldRowsOfBothTables) {
   }
 }
 
+// Dedup rows are duplicate sets per uid (storage/dup_layout.h): client ids that do not grow
+// (random ones) insert inside the set, and a row written again under its key (a message sent
+// again after its row left the dedup window) replaces it instead of adding a second item.
+TEST_F(ShardTables, DedupRowsInAnyIdOrderAndRewritesKeepOneRowPerKey) {
+  std::vector<uint64_t> ids;
+  uint64_t x = 0x9e3779b97f4a7c15ull;
+  for (int i = 0; i < 3000; ++i) {
+    x ^= x << 13, x ^= x >> 7, x ^= x << 17;  // xorshift: ids in no order
+    ids.push_back(x);
+  }
+  WriteBatch b;
+  for (size_t i = 0; i < ids.size(); ++i) {
+    b.put_dedup(7, ids[i], DedupRecord{.msg_id = i, .inbox_seq = i + 1, .server_time_ms = 10});
+  }
+  commit(b);
+  WriteBatch again;  // every tenth key rewritten
+  for (size_t i = 0; i < ids.size(); i += 10) {
+    again.put_dedup(7, ids[i], DedupRecord{.msg_id = i + 1'000'000, .server_time_ms = 20});
+  }
+  commit(again);
+  settle(*shard_);
+  for (size_t i = 0; i < ids.size(); ++i) {
+    auto rec = shard_->get_dedup(7, ids[i]);
+    ASSERT_TRUE(rec) << i;
+    EXPECT_EQ(rec->msg_id, i % 10 == 0 ? i + 1'000'000 : i) << i;
+  }
+  EXPECT_FALSE(shard_->get_dedup(7, 12345));
+  EXPECT_FALSE(shard_->get_dedup(8, ids[0]));
+  WriteBatch expire;  // the rewritten rows are younger: the rest expires, one row per key
+  expire.expire_dedup(15, 100'000);
+  commit(expire);
+  settle(*shard_);
+  for (size_t i = 0; i < ids.size(); ++i) {
+    EXPECT_EQ(shard_->get_dedup(7, ids[i]).has_value(), i % 10 == 0) << i;
+  }
+}
+
 TEST_F(ShardTables, DedupExpiryIsBoundedPerCommitAndEventuallyReachesEveryRow) {
   WriteBatch b;
   for (uint64_t i = 0; i < 1000; ++i) {
