@@ -56,6 +56,7 @@
 #include <utility>
 #include <vector>
 
+#include "client/client_msg_ids.h"
 #include "client/connection.h"
 #include "client/frame_builders.h"
 #include "client/group_tracker.h"
@@ -148,7 +149,8 @@ class Client {
   Result<LoginInfo> login_password(std::string_view username, std::string_view password);
   Result<LoginInfo> login_token(std::string_view token);
 
-  // Sends with a fresh client_msg_id (random, non-zero), retrying as described above.
+  // Sends with a fresh client_msg_id (growing per Client, client/client_msg_ids.h), retrying as
+  // described above.
   Result<SendReceipt> send_text(uint64_t to_uid, std::string_view text);
   Result<SendReceipt> send_text_with_id(uint64_t to_uid, uint64_t client_msg_id,
                                         std::string_view text);
@@ -346,6 +348,7 @@ class Client {
   GroupTracker group_tracker_;
   ClientStats stats_;
   std::mt19937_64 rng_;
+  ClientMsgIds msg_ids_;
 
   std::mutex callback_mu_;  // serialises on_state calls
 

@@ -5,6 +5,7 @@
 // answer through send_request()/call() (client.cc) and decodes it.
 #include <algorithm>
 #include <cctype>
+#include <chrono>
 
 #include "client/client.h"
 
@@ -23,10 +24,11 @@ std::string lower(std::string_view s) {
 }  // namespace
 
 uint64_t Client::new_client_msg_id() {
+  const int64_t now_s = std::chrono::duration_cast<std::chrono::seconds>(
+                            std::chrono::system_clock::now().time_since_epoch())
+                            .count();
   std::lock_guard lock(mu_);
-  uint64_t id = 0;
-  while (id == 0) id = rng_();
-  return id;
+  return msg_ids_.next(now_s);
 }
 
 Status Client::wait_logged_in(int64_t deadline_ms) {
