@@ -42,6 +42,8 @@ size_t page_budget(const Config& c) {
 // dedup-table miss per message fewer.
 constexpr uint64_t kSecondDuplicate = 1;
 constexpr uint64_t kSecondCheckDedup = 2;
+// Entries of each dedup_high_ map (16 bytes each plus the map's node): ~4 MiB per shard at most.
+constexpr size_t kMaxDedupHighs = 65536;
 }  // namespace
 
 std::optional<storage::DedupRecord> ShardState::find_dedup(PairMap& pending, bool receiver_side,
@@ -53,6 +55,15 @@ std::optional<storage::DedupRecord> ShardState::find_dedup(PairMap& pending, boo
     *is_pending = true;
     return it->second;
   }
+  auto& highs = dedup_high_[receiver_side];
+  auto high = highs.find(uid);
+  if (high == highs.end()) {
+    if (auto stored = shard_->max_dedup_id(receiver_side, uid)) {
+      if (highs.size() >= kMaxDedupHighs) highs.clear();
+      high = highs.emplace(uid, *stored).first;
+    }
+  }
+  if (high != highs.end() && cmid > high->second) return std::nullopt;  // above every row
   auto rec = receiver_side ? shard_->get_rdedup(uid, cmid) : shard_->get_dedup(uid, cmid);
   if (!rec) return std::nullopt;
   int64_t window = int64_t(worker_->config().dedup_window_ms);

@@ -293,8 +293,15 @@ void ShardState::complete(Batch& batch) {
 // Forgets a batch after it committed or failed: its pending dedup rows and usernames are
 // either in LMDB now or never will be.
 void ShardState::clear_batch(Batch& batch) {
-  for (auto& k : batch.dedup_keys) pending_dedup_.erase(k);
-  for (auto& k : batch.rdedup_keys) pending_rdedup_.erase(k);
+  for (int rdedup = 0; rdedup < 2; ++rdedup) {
+    for (auto [uid, cmid] : rdedup ? batch.rdedup_keys : batch.dedup_keys) {
+      (rdedup ? pending_rdedup_ : pending_dedup_).erase({uid, cmid});
+      // A known high must cover the row now that the pending map forgets it (a high read from
+      // the table while the row was pending missed it).
+      auto high = dedup_high_[rdedup].find(uid);
+      if (high != dedup_high_[rdedup].end()) high->second = std::max(high->second, cmid);
+    }
+  }
   for (auto& k : batch.gdedup_keys) pending_gdedup_.erase(k);
   for (auto& name : batch.usernames) pending_usernames_.erase(name);
   batch.writes.clear();
@@ -325,6 +332,7 @@ void ShardState::fail(Batch& batch, Code code, const char* reason) {
 
 void ShardState::reset_caches() {
   groups_.clear();
+  for (auto& highs : dedup_high_) highs.clear();
   gid_counter_ = durable_gid_counter_;
   for (auto& [uid, u] : users_) {
     u.recent.clear();

@@ -239,6 +239,12 @@ class ShardState {
   std::unordered_map<uint64_t, UserMem> users_;
   ConvMap convs_;
   PairMap pending_dedup_, pending_rdedup_;
+  // [0] per uid (dedup), [1] per sender uid (rdedup): the highest client_msg_id of any row,
+  // stored or pending, where known. A send whose id is above it is new without a table read
+  // (the SDK's ids grow per client, client/client_msg_ids.h). A cache: read from the table on
+  // a miss (which misses pending rows: those are in the pending maps), raised when a batch's
+  // rows leave the pending maps (clear_batch), cleared when it reaches kMaxDedupHighs entries.
+  std::unordered_map<uint64_t, uint64_t> dedup_high_[2];
   GroupDedupMap pending_gdedup_;
   std::unordered_map<uint64_t, GroupMem> groups_;
   uint64_t gid_counter_ = 0;

@@ -149,6 +149,9 @@ class Shard {
   std::optional<ConvRecord> get_conv(uint64_t uid, uint64_t peer_uid);
   std::optional<DedupRecord> get_dedup(uint64_t uid, uint64_t client_msg_id);
   std::optional<DedupRecord> get_rdedup(uint64_t sender_uid, uint64_t client_msg_id);
+  // The highest client_msg_id with a row in dedup (of uid) or rdedup (of sender uid), 0 when
+  // there is none; nullopt when the read failed. Rows of any age count.
+  std::optional<uint64_t> max_dedup_id(bool rdedup, uint64_t uid);
   std::optional<uint64_t> get_meta_u64(std::string_view name);
   // Newest inbox_seq of uid, 0 when the inbox is empty.
   uint64_t last_inbox_seq(uint64_t uid);

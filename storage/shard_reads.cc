@@ -72,6 +72,18 @@ std::optional<uint64_t> Shard::get_meta_u64(std::string_view name) {
 
 // ---- range reads ----
 
+std::optional<uint64_t> Shard::max_dedup_id(bool rdedup, uint64_t uid) {
+  Impl::ReadTxn txn(*impl_);
+  if (!txn) return std::nullopt;
+  uint64_t id = 0;
+  const Table table = rdedup ? Table::Rdedup : Table::Dedup;
+  txn.scan(table, keys::make(uid, UINT64_MAX).span(), 8, true, [&](Bytes key, Bytes) {
+    if (key.size() == 16) id = keys::get_be64(key.data() + 8);
+    return false;
+  });
+  return id;
+}
+
 uint64_t Shard::last_inbox_seq(uint64_t uid) {
   Impl::ReadTxn txn(*impl_);
   if (!txn) return 0;
