@@ -119,6 +119,34 @@ TEST(ShardLog, OutboxDeletesHideRowsBeforeTheyAreApplied) {
   EXPECT_EQ(seen, (std::vector<uint64_t>{4, 5, 6}));
 }
 
+// The checkpointer skips an outbox row that a record of the same transaction deletes after
+// putting it; the rows no record deletes are applied.
+TEST(ShardLog, OutboxRowsPutAndDeletedInOneCheckpointLeaveTheRestIntact) {
+  TempDir dir;
+  {
+    auto shard = open_shard(dir.path(), lazy_checkpoints());
+    WriteBatch b;
+    for (uint64_t p = 1; p <= 8; ++p) b.put_outbox(p, bytes_of("row" + std::to_string(p)));
+    ASSERT_EQ(commit_visible(*shard, b), CommitStatus::Ok);
+    WriteBatch del;
+    del.put_outbox(9, bytes_of("row9"));
+    del.delete_outbox_through(3);
+    ASSERT_EQ(commit_visible(*shard, del), CommitStatus::Ok);
+    WriteBatch del_more;
+    del_more.delete_outbox_through(5);
+    ASSERT_EQ(commit_visible(*shard, del_more), CommitStatus::Ok);
+    ASSERT_EQ(settle(*shard), CommitStatus::Ok);  // one transaction applies all three
+    std::vector<uint64_t> seen;
+    shard->read_outbox(100, [&](uint64_t pos, std::span<const uint8_t>) { seen.push_back(pos); });
+    EXPECT_EQ(seen, (std::vector<uint64_t>{6, 7, 8, 9}));
+  }
+  auto shard = open_shard(dir.path(), lazy_checkpoints());
+  std::vector<std::string> rows;
+  shard->read_outbox(100,
+                     [&](uint64_t, std::span<const uint8_t> v) { rows.push_back(string_of(v)); });
+  EXPECT_EQ(rows, (std::vector<std::string>{"row6", "row7", "row8", "row9"}));
+}
+
 TEST(ShardLog, PositionsAfterAnUnappliedDeleteOfEveryRowAreNotReused) {
   TempDir dir;
   auto shard = open_shard(dir.path(), lazy_checkpoints());
