@@ -101,6 +101,11 @@ void ShardState::on_send(EnvelopePtr e) {
     e->d = (receiver_first ? 0 : kSecondDuplicate) | kSecondCheckDedup;
     e->b = 0;
   } else {
+    // A second shard on this worker: its copy goes into its building batch now, and both
+    // batches into the same log record (coupled: they commit or fail together), so no
+    // outbox row and no second commit. Refused there: nothing is written here either.
+    ShardState* fused = worker_->local_shard(second_shard);
+    if (fused && fused->refuse_writes(*e)) return;
     int64_t now = wall_ms();
     uint64_t msg_id = ids_.next(now);
     uint64_t seq = write_copy(*owner, receiver_first, *e, msg_id, now);
@@ -108,6 +113,13 @@ void ShardState::on_send(EnvelopePtr e) {
     e->t = now;
     e->c = receiver_first ? 0 : seq;
     e->d = 0;
+    if (fused) {
+      if (fused != this) couple(*fused);
+      e->b = 0;
+      e->op = Op::SendSecond;
+      e->shard = second_shard;
+      return fused->on_send_second(std::move(e));
+    }
     e->b = next_outbox_position_++;
     Bytes row;
     encode_outbox_row(*e, row);

@@ -167,13 +167,14 @@ void ShardState::after_durable(uint64_t uid, uint64_t seq) {
   building().after.push_back(std::move(a));
 }
 
-bool ShardState::prepare_commit(storage::LogPiece* piece) {
-  if (inflight_ || failed_) return false;
+CommitPrepared ShardState::prepare_commit(storage::LogPiece* piece,
+                                          storage::CommitStatus* refusal) {
+  if (inflight_ || failed_) return CommitPrepared::None;
   // Ack cursors wait for the tick, except once the server is stopping: an ack or a logout
   // handled after the last tick would not be written before this worker goes idle.
   if (worker_->shared().stopping.load(std::memory_order_relaxed)) write_dirty_acks();
   Batch& b = building();
-  if (b.empty()) return false;
+  if (b.empty()) return CommitPrepared::None;
   if (ids_.last() != persisted_last_msg_id_) {
     b.writes.put_meta_u64(kMetaLastMsgId, ids_.last());
     persisted_last_msg_id_ = ids_.last();
@@ -183,16 +184,36 @@ bool ShardState::prepare_commit(storage::LogPiece* piece) {
   storage::CommitStatus status = shard_->begin_commit(b.writes, piece);
   // The checkpointer is at its bound: the batch keeps building (bounded by max_batch_ops) and
   // the checkpointer's wake-up brings us back here.
-  if (status == storage::CommitStatus::Busy) return false;
-  if (status == storage::CommitStatus::Ok && !piece->bytes.empty()) return true;
+  if (status == storage::CommitStatus::Busy) return CommitPrepared::Held;
+  if (status == storage::CommitStatus::Ok && !piece->bytes.empty()) return CommitPrepared::Began;
   Batch& started = start_batch();
   if (status == storage::CommitStatus::Ok) {
     complete(started);  // answers only: everything they depend on is already durable
-  } else {
-    inflight_ = true;
-    finish_commit(status);  // refused, unwritten
+    return CommitPrepared::None;
   }
-  return false;
+  inflight_ = true;
+  finish_commit(status);  // refused, unwritten
+  *refusal = status;
+  return CommitPrepared::Refused;
+}
+
+void ShardState::fail_coupled(storage::CommitStatus status) {
+  if (building().empty()) return;  // failed already (reached through another partner)
+  const bool io = status == storage::CommitStatus::IoError;
+  LOG_WARN("shard %u: batch failed with a coupled shard's (%s)", shard_->index(),
+           storage::commit_status_name(status));
+  fail_building(status, io ? Code::StorageFailed : Code::StorageFull,
+                io ? "storage I/O error on another shard of this message; retry"
+                   : "storage is full; writes are refused until space is freed");
+  reset_caches();
+}
+
+void ShardState::couple(ShardState& other) {
+  auto link = [](std::vector<ShardState*>& list, ShardState* s) {
+    if (std::find(list.begin(), list.end(), s) == list.end()) list.push_back(s);
+  };
+  link(building().coupled, &other);
+  link(other.building().coupled, this);
 }
 
 ShardState::Batch& ShardState::start_batch() {
@@ -238,14 +259,25 @@ void ShardState::finish_commit(storage::CommitStatus status) {
     LOG_ERROR("shard %u: commit failed (%s); the shard stops taking writes until restart",
               shard_->index(), name);
     fail(b, Code::StorageFailed, "storage I/O error; the shard stopped taking writes");
-    fail(building(), Code::StorageFailed, "storage I/O error; the shard stopped taking writes");
+    fail_building(status, Code::StorageFailed,
+                  "storage I/O error; the shard stopped taking writes");
   } else {
     LOG_WARN("shard %u: commit refused (%s); writes are refused until space returns",
              shard_->index(), name);
     fail(b, Code::StorageFull, "storage is full; writes are refused until space is freed");
-    fail(building(), Code::StorageFull, "storage is full; writes are refused until space is freed");
+    fail_building(status, Code::StorageFull,
+                  "storage is full; writes are refused until space is freed");
   }
   reset_caches();
+}
+
+// The building batch fails, and with it the building batches coupled to it (their fused
+// sends' other copies are in this one).
+void ShardState::fail_building(storage::CommitStatus status, Code code, const char* reason) {
+  std::vector<ShardState*> partners;
+  partners.swap(building().coupled);
+  fail(building(), code, reason);
+  for (ShardState* p : partners) p->fail_coupled(status);
 }
 
 void ShardState::complete(Batch& batch) {
@@ -310,6 +342,7 @@ void ShardState::clear_batch(Batch& batch) {
   batch.rdedup_keys.clear();
   batch.gdedup_keys.clear();
   batch.usernames.clear();
+  batch.coupled.clear();
 }
 
 void ShardState::fail(Batch& batch, Code code, const char* reason) {

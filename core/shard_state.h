@@ -20,6 +20,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "core/commit_prepared.h"
 #include "core/envelope.h"
 #include "core/frames.h"
 #include "core/kdf_pool.h"
@@ -40,13 +41,20 @@ class ShardState {
   void handle(EnvelopePtr e);
   void on_kdf_done(KdfJob&& job);
   void poll_commit();  // each loop turn: let the overlay forget what the checkpoint applied
-  // End of each loop turn, while the worker's log has no record in flight: true and *piece
-  // when the building batch has writes for the log; the worker then answers with
-  // commit_placed (the record holding it is being written) or commit_deferred (the log had
-  // no room: the batch keeps building). Batches of answers only complete here.
-  bool prepare_commit(storage::LogPiece* piece);
+  // End of each loop turn, while the worker's log has no record in flight (see
+  // core/commit_prepared.h; *refusal says why when Refused). After Began (with *piece) the
+  // worker answers with commit_placed (the record holding it is being written) or
+  // commit_deferred (it is not: the batch keeps building). Batches of answers only complete
+  // here.
+  CommitPrepared prepare_commit(storage::LogPiece* piece, storage::CommitStatus* refusal);
   void commit_placed();
   void commit_deferred();
+  // Shards of this worker whose building batch holds the other copy of a message whose one
+  // copy is in ours (a fused send, see on_send): the batches must be in the same log record,
+  // or fail together.
+  const std::vector<ShardState*>& coupled() { return building().coupled; }
+  // Fails the building batch because a coupled shard's storage refused its batch (status).
+  void fail_coupled(storage::CommitStatus status);
   // The record holding the in-flight batch was written at log position (err 0) or failed.
   void on_log_written(int err, uint64_t position);
   void on_tick(int64_t now_ms);
@@ -117,6 +125,7 @@ class ShardState {
     uint64_t batch_no = 0;
     uint64_t uid_counter = 0;  // uid/gid counters as of this batch (meta rows written in it)
     uint64_t gid_counter = 0;
+    std::vector<ShardState*> coupled;  // see coupled()
     bool empty() const { return writes.empty() && after.empty(); }
   };
   struct PairHash {
@@ -155,6 +164,8 @@ class ShardState {
   void fail(Batch& batch, Code code, const char* reason);
   void reset_caches();
   bool refuse_writes(const Envelope& e);
+  void fail_building(storage::CommitStatus status, Code code, const char* reason);
+  void couple(ShardState& other);  // see coupled()
   void reply(const Envelope& e, Code code, std::string_view reason);
   void evict_if_over_cap();
 

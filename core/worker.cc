@@ -165,11 +165,20 @@ void Worker::commit_owned_shards() {
   if (log_inflight_) return;
   log_pieces_.clear();
   log_writers_.clear();
-  for (auto& s : owned_shards_) {
-    storage::LogPiece piece;
-    if (!s->prepare_commit(&piece)) continue;
-    log_pieces_.push_back(piece);
-    log_writers_.push_back(s.get());
+  const size_t n = owned_shards_.size();
+  prepared_.assign(n, CommitPrepared::None);
+  refusals_.assign(n, storage::CommitStatus::Ok);
+  pieces_.resize(n);
+  coupled_.resize(n);
+  for (size_t i = 0; i < n; ++i) coupled_[i] = owned_shards_[i]->coupled();
+  for (size_t i = 0; i < n; ++i) {
+    prepared_[i] = owned_shards_[i]->prepare_commit(&pieces_[i], &refusals_[i]);
+  }
+  hold_coupled_batches();
+  for (size_t i = 0; i < n; ++i) {
+    if (prepared_[i] != CommitPrepared::Began) continue;
+    log_pieces_.push_back(pieces_[i]);
+    log_writers_.push_back(owned_shards_[i].get());
   }
   if (log_pieces_.empty()) return;
   log_->trim([this](uint32_t shard) { return shared_->shards[shard]->applied_through(); });
@@ -199,6 +208,37 @@ void Worker::commit_owned_shards() {
       }
       log_writers_.clear();
       break;
+  }
+}
+
+// Coupled batches (fused sends) go into one record or none: a batch coupled to one that is
+// held (its checkpointer at its bound) is held too; one coupled to a refused batch fails with
+// it. Runs to a fixed point, so coupling is transitive.
+void Worker::hold_coupled_batches() {
+  using P = CommitPrepared;
+  auto index_of = [&](const ShardState* s) {
+    for (size_t j = 0; j < owned_shards_.size(); ++j) {
+      if (owned_shards_[j].get() == s) return j;
+    }
+    return owned_shards_.size();
+  };
+  for (bool changed = true; changed;) {
+    changed = false;
+    for (size_t i = 0; i < owned_shards_.size(); ++i) {
+      if (prepared_[i] != P::Held && prepared_[i] != P::Refused) continue;
+      for (const ShardState* partner : coupled_[i]) {
+        const size_t j = index_of(partner);
+        if (j == owned_shards_.size() || prepared_[j] == P::Refused) continue;
+        if (prepared_[i] == P::Held && prepared_[j] != P::Began) continue;
+        if (prepared_[j] == P::Began) owned_shards_[j]->commit_deferred();
+        if (prepared_[i] == P::Refused) {
+          owned_shards_[j]->fail_coupled(refusals_[i]);
+          refusals_[j] = refusals_[i];
+        }
+        prepared_[j] = prepared_[i];
+        changed = true;
+      }
+    }
   }
 }
 

@@ -17,6 +17,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "core/commit_prepared.h"
 #include "core/config.h"
 #include "core/connection.h"
 #include "core/envelope.h"
@@ -83,6 +84,11 @@ class Worker {
   bool init(std::string* error);
   void run();
   uint32_t id() const { return id_; }
+  // The state of a shard this worker owns, or nullptr.
+  ShardState* local_shard(uint32_t shard) {
+    if (shared_->owner_of_shard(shard) != id_) return nullptr;
+    return owned_shards_[shard / shared_->worker_count].get();
+  }
   const Config& config() const { return shared_->config; }
   WorkerShared& shared() { return *shared_; }
 
@@ -200,11 +206,18 @@ class Worker {
   // End of a turn, while no record is in flight: the owned shards' batches as one record of
   // the commit log, written through the ring (done: on_log_written).
   void commit_owned_shards();
+  void hold_coupled_batches();
   void on_log_written(int64_t result);
   storage::CommitLog* log_ = nullptr;
   storage::LogWrite log_write_;                // the record in flight (read by the kernel)
   std::vector<storage::LogPiece> log_pieces_;  // its pieces
   std::vector<ShardState*> log_writers_;       // the shards they belong to
+  // commit_owned_shards' per owned shard (same index): what prepare_commit said, why it was
+  // refused, its piece, and its coupled shards as they were before any batch failed.
+  std::vector<CommitPrepared> prepared_;
+  std::vector<storage::CommitStatus> refusals_;
+  std::vector<storage::LogPiece> pieces_;
+  std::vector<std::vector<ShardState*>> coupled_;
   bool log_inflight_ = false;
   std::unique_ptr<KdfPool> kdf_;
   std::vector<bool> wake_needed_;  // per destination worker, this turn

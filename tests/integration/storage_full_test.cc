@@ -45,5 +45,39 @@ TEST(StorageFull, FullMapRefusesWritesButKeepsReadsAndLogins) {
   }
 }
 
+// One worker: every 1:1 send is fused (both copies go into one log record, the two shards'
+// batches coupled). When one shard's map is full, the other shard's batch fails with it, so a
+// message is in both inboxes or in neither, acknowledged or not.
+TEST(StorageFull, FusedSendsLeaveNoCopyWithoutItsTwinWhenAShardIsFull) {
+  TestServer server({"--workers", "1", "--map-bytes", "1048576", "--max-map-bytes", "1048576"});
+  ASSERT_TRUE(server.start()) << server.error();
+  register_user(server, "alice");
+  uint64_t bob_uid = register_user(server, "bob");
+  auto alice = login(server, "alice", "phone");
+  const std::string text(15000, 'f');
+  std::vector<uint64_t> acknowledged;
+  Code refused = Code::Ok;
+  for (int i = 0; i < 400 && refused == Code::Ok; i++) {
+    auto r = alice->send_text_once(bob_uid, 1000 + i, text);
+    if (r.ok()) acknowledged.push_back(r.value().msg_id);
+    if (!r.ok()) refused = r.status().code;
+  }
+  EXPECT_EQ(refused, Code::StorageFull);
+  ASSERT_FALSE(acknowledged.empty());
+  for (int round = 0; round < 2; ++round) {
+    auto bob = login(server, "bob", round == 0 ? "phone" : "laptop");
+    auto reader = login(server, "alice", round == 0 ? "tablet" : "desk");
+    std::vector<uint64_t> at_bob, at_alice;
+    for (const auto& e : whole_inbox(*bob)) at_bob.push_back(e.message.msg_id);
+    for (const auto& e : whole_inbox(*reader)) at_alice.push_back(e.message.msg_id);
+    EXPECT_EQ(at_bob, at_alice) << "round " << round;
+    ASSERT_GE(at_bob.size(), acknowledged.size());
+    for (size_t i = 0; i < acknowledged.size(); i++) EXPECT_EQ(at_bob[i], acknowledged[i]);
+    if (round == 0) {
+      ASSERT_TRUE(server.restart()) << server.error();
+    }
+  }
+}
+
 }  // namespace
 }  // namespace im_it
