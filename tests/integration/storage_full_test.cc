@@ -5,6 +5,22 @@
 namespace im_it {
 namespace {
 
+// alice sends large messages to bob until the server refuses one; the acknowledged msg_ids.
+struct Filled {
+  std::vector<uint64_t> acknowledged;
+  Code refused = Code::Ok;
+};
+Filled send_until_refused(im::client::Client& alice, uint64_t bob_uid) {
+  const std::string text(15000, 'f');
+  Filled out;
+  for (int i = 0; i < 400 && out.refused == Code::Ok; i++) {
+    auto r = alice.send_text_once(bob_uid, 1000 + i, text);
+    if (r.ok()) out.acknowledged.push_back(r.value().msg_id);
+    if (!r.ok()) out.refused = r.status().code;
+  }
+  return out;
+}
+
 TEST(StorageFull, FullMapRefusesWritesButKeepsReadsAndLogins) {
   // 1 MiB per shard, no growth: a few dozen large messages fill the receiver's shard.
   TestServer server({"--map-bytes", "1048576", "--max-map-bytes", "1048576"});
@@ -12,17 +28,7 @@ TEST(StorageFull, FullMapRefusesWritesButKeepsReadsAndLogins) {
   register_user(server, "alice");
   uint64_t bob_uid = register_user(server, "bob");
   auto alice = login(server, "alice", "phone");
-  const std::string text(15000, 'f');
-  std::vector<uint64_t> acknowledged;
-  Code refused = Code::Ok;
-  for (int i = 0; i < 400; i++) {
-    auto r = alice->send_text_once(bob_uid, 1000 + i, text);
-    if (!r.ok()) {
-      refused = r.status().code;
-      break;
-    }
-    acknowledged.push_back(r.value().msg_id);
-  }
+  auto [acknowledged, refused] = send_until_refused(*alice, bob_uid);
   EXPECT_EQ(refused, Code::StorageFull);
   ASSERT_FALSE(acknowledged.empty());
   // Logins and reads keep working.
@@ -54,14 +60,7 @@ TEST(StorageFull, FusedSendsLeaveNoCopyWithoutItsTwinWhenAShardIsFull) {
   register_user(server, "alice");
   uint64_t bob_uid = register_user(server, "bob");
   auto alice = login(server, "alice", "phone");
-  const std::string text(15000, 'f');
-  std::vector<uint64_t> acknowledged;
-  Code refused = Code::Ok;
-  for (int i = 0; i < 400 && refused == Code::Ok; i++) {
-    auto r = alice->send_text_once(bob_uid, 1000 + i, text);
-    if (r.ok()) acknowledged.push_back(r.value().msg_id);
-    if (!r.ok()) refused = r.status().code;
-  }
+  auto [acknowledged, refused] = send_until_refused(*alice, bob_uid);
   EXPECT_EQ(refused, Code::StorageFull);
   ASSERT_FALSE(acknowledged.empty());
   for (int round = 0; round < 2; ++round) {
