@@ -142,16 +142,14 @@ bool Server::start(std::string* error) {
         std::make_unique<SpscQueue<EnvelopePtr>>(cfg.cross_worker_queue_entries));
   }
   for (uint32_t i = 0; i < n; i++) workers_.push_back(std::make_unique<Worker>(i, &shared_));
-  // Each ring must be created by the thread that submits to it (SINGLE_ISSUER).
-  std::atomic<uint32_t> ready{0};
-  std::atomic<bool> failed{false};
-  std::string first_error;
-  std::mutex error_mu;
+  // Each ring must be created by the thread that submits to it (SINGLE_ISSUER). The threads
+  // capture only this, copies and shared_ (start() returns while they run).
+  const bool pin = cfg.pin_workers;
   for (uint32_t i = 0; i < n; i++) {
-    threads_.emplace_back([&, i, cpus] {
+    threads_.emplace_back([this, i, n, cpus, pin] {
       Worker& w = *workers_[i];
       std::string err;
-      if (cfg.pin_workers) {
+      if (pin) {
         cpu_set_t set;
         CPU_ZERO(&set);
         CPU_SET(i % cpus, &set);
@@ -159,19 +157,20 @@ bool Server::start(std::string* error) {
       }
       bool ok = w.init(&err);
       if (!ok) {
-        std::lock_guard<std::mutex> lock(error_mu);
-        if (first_error.empty()) first_error = err;
-        failed.store(true);
+        std::lock_guard<std::mutex> lock(init_error_mu_);
+        if (init_error_.empty()) init_error_ = err;
+        worker_init_failed_.store(true);
       }
-      ready.fetch_add(1);
-      while (ready.load() < n) usleep(1000);  // start serving together or not at all
-      if (!failed.load()) w.run();
+      workers_ready_.fetch_add(1);
+      while (workers_ready_.load() < n) usleep(1000);  // start serving together or not at all
+      if (!worker_init_failed_.load()) w.run();
     });
   }
-  while (ready.load() < n) usleep(1000);
-  if (failed.load()) {
+  while (workers_ready_.load() < n) usleep(1000);
+  if (worker_init_failed_.load()) {
     wait();
-    *error = first_error;
+    std::lock_guard<std::mutex> lock(init_error_mu_);
+    *error = init_error_;
     return false;
   }
   return true;

@@ -3,7 +3,9 @@
 // stops them gracefully. Owned by main; after start() only stop() and wait() are called.
 #pragma once
 
+#include <atomic>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -29,6 +31,12 @@ class Server {
   WorkerShared shared_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::vector<std::thread> threads_;
+  // start()'s rendezvous with the worker threads. Members, not locals of start(): a worker
+  // may still be reading them after start() has seen every worker ready and returned.
+  std::atomic<uint32_t> workers_ready_{0};
+  std::atomic<bool> worker_init_failed_{false};
+  std::mutex init_error_mu_;
+  std::string init_error_;
 };
 
 }  // namespace im::core
