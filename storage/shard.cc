@@ -438,9 +438,11 @@ int Shard::Impl::apply_txn(std::span<const LogRecordPtr> records, ExpireResume* 
   // Per record, the highest outbox delete of it and the records after it: an outbox row at or
   // below that is put and deleted within this transaction, so neither is done (most rows are
   // confirmed within one checkpoint interval: two B-tree operations per message fewer).
+  apply_views.clear();
+  for (const auto& rec : records) apply_views.push_back(rec->view());
   outbox_deleted_after.assign(records.size(), 0);
   for (size_t i = records.size(); i-- > 0;) {
-    auto view = records[i]->view();
+    const auto& view = apply_views[i];
     const uint64_t own = view ? view->outbox_delete_through : 0;
     const uint64_t later = i + 1 < records.size() ? outbox_deleted_after[i + 1] : 0;
     outbox_deleted_after[i] = std::max(own, later);
@@ -448,7 +450,7 @@ int Shard::Impl::apply_txn(std::span<const LogRecordPtr> records, ExpireResume* 
   {
     dup_layout::PutCursors cursors(txn);  // closed before the transaction ends
     for (size_t i = 0; i < records.size(); ++i) {
-      auto view = records[i]->view();
+      const auto& view = apply_views[i];
       rc = view ? apply_view(txn, *view, next, &cursors, outbox_deleted_after[i]) : EINVAL;
       if (rc) break;
     }

@@ -148,7 +148,10 @@ struct Shard::Impl {
   int apply_txn(std::span<const LogRecordPtr> records, detail::ExpireResume* next);
   int apply_view(MDB_txn* txn, const BatchView& batch, detail::ExpireResume* next,
                  dup_layout::PutCursors* cursors, uint64_t outbox_deleted_through);
-  std::vector<uint64_t> outbox_deleted_after;  // apply_txn's, kept for its capacity
+  // apply_txn's, kept for their capacity: each record parsed once, and per record the
+  // highest outbox delete of it and the records after it.
+  std::vector<std::optional<BatchView>> apply_views;
+  std::vector<uint64_t> outbox_deleted_after;
   // Where the per-shard log of earlier builds said its applied part ends ({0,0,0} if never).
   std::optional<LogCursor> read_legacy_cursor();
   int read_meta(std::string_view name, uint8_t* out, size_t bytes);
