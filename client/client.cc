@@ -51,7 +51,6 @@ Client::Client(ClientOptions options)
       sent_ids_(options_.max_sent_ids),
       group_tracker_(options_.max_tracked_groups),
       rng_(std::random_device{}()),
-      msg_ids_(rng_()),
       tracker_(options_.inbox_seq) {
   cursor_.store(options_.inbox_seq);
   for (const auto& [gid, group_seq] : options_.group_cursors) {

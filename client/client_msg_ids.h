@@ -14,7 +14,6 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <random>
 
 namespace im::client {
 
@@ -23,22 +22,20 @@ class ClientMsgIds {
   static constexpr int64_t kEpochSeconds = 1577836800;  // 2020-01-01T00:00:00Z
   static constexpr int kCounterBits = 44;
 
-  explicit ClientMsgIds(uint64_t seed) : rng_(seed) {}
-
   // A new id for a send at unix time now_seconds; never 0, always above the previous one.
-  uint64_t next(int64_t now_seconds) {
+  // random: 64 random bits (the Client's generator), used for the first id of an hour.
+  uint64_t next(int64_t now_seconds, uint64_t random) {
     const uint64_t hour =
         static_cast<uint64_t>(std::max<int64_t>(now_seconds - kEpochSeconds, 0)) / 3600 + 1;
     if (hour != last_hour_) {
       last_hour_ = hour;
-      const uint64_t start = (hour << kCounterBits) | (rng_() >> (64 - kCounterBits));
+      const uint64_t start = (hour << kCounterBits) | (random >> (64 - kCounterBits));
       if (start > last_) last_ = start - 1;
     }
     return ++last_;
   }
 
  private:
-  std::mt19937_64 rng_;
   uint64_t last_hour_ = 0;
   uint64_t last_ = 0;
 };

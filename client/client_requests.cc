@@ -28,7 +28,7 @@ uint64_t Client::new_client_msg_id() {
                             std::chrono::system_clock::now().time_since_epoch())
                             .count();
   std::lock_guard lock(mu_);
-  return msg_ids_.next(now_s);
+  return msg_ids_.next(now_s, rng_());
 }
 
 Status Client::wait_logged_in(int64_t deadline_ms) {

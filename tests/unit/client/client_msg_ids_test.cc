@@ -3,7 +3,9 @@
 // at different points of the hour's range.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdint>
+#include <random>
 
 #include "client/client_msg_ids.h"
 
@@ -16,21 +18,23 @@ constexpr uint64_t hour_of(uint64_t id) {
 }
 
 TEST(ClientMsgIds, GrowByOneWithinAnHourAndCarryTheHour) {
-  ClientMsgIds ids(1);
-  const uint64_t first = ids.next(kNow);
+  std::mt19937_64 rng(1);
+  ClientMsgIds ids;
+  const uint64_t first = ids.next(kNow, rng());
   EXPECT_NE(first, 0u);
   EXPECT_EQ(hour_of(first), uint64_t(kNow - ClientMsgIds::kEpochSeconds) / 3600 + 1);
-  for (uint64_t i = 1; i < 1000; ++i) EXPECT_EQ(ids.next(kNow + int64_t(i % 60)), first + i);
+  for (uint64_t i = 1; i < 1000; ++i) EXPECT_EQ(ids.next(kNow + int64_t(i % 60), rng()), first + i);
 }
 
 TEST(ClientMsgIds, KeepGrowingAcrossHoursAndWhenTheClockStepsBack) {
-  ClientMsgIds ids(2);
+  std::mt19937_64 rng(2);
+  ClientMsgIds ids;
   uint64_t last = 0;
   const int64_t times[] = {kNow,        kNow + 3600,  kNow + 7200, kNow,        kNow - 86400,
                            kNow + 7200, kNow + 10800, 0,           kNow + 14400};
   for (int64_t t : times) {
     for (int i = 0; i < 10; ++i) {
-      const uint64_t id = ids.next(t);
+      const uint64_t id = ids.next(t, rng());
       EXPECT_GT(id, last) << t;
       last = id;
     }
@@ -39,8 +43,9 @@ TEST(ClientMsgIds, KeepGrowingAcrossHoursAndWhenTheClockStepsBack) {
 }
 
 TEST(ClientMsgIds, ClientsStartAtDifferentPointsOfTheHour) {
-  ClientMsgIds a(11), b(12);
-  const uint64_t ida = a.next(kNow), idb = b.next(kNow);
+  std::mt19937_64 rng_a(11), rng_b(12);
+  ClientMsgIds a, b;
+  const uint64_t ida = a.next(kNow, rng_a()), idb = b.next(kNow, rng_b());
   EXPECT_EQ(hour_of(ida), hour_of(idb));
   EXPECT_NE(ida, idb);
   // 10,000 ids each from two clients in one hour: disjoint ranges (odds of overlap ~ 2^-30).
