@@ -5,16 +5,22 @@
 namespace im_it {
 namespace {
 
-// alice sends large messages to bob until the server refuses one; the acknowledged msg_ids.
+// Registers alice and bob; alice (logged in) sends large messages to bob until the server
+// refuses one. The acknowledged msg_ids, in order, and the refusal.
 struct Filled {
+  std::unique_ptr<Client> alice;
+  uint64_t bob_uid = 0;
   std::vector<uint64_t> acknowledged;
   Code refused = Code::Ok;
 };
-Filled send_until_refused(im::client::Client& alice, uint64_t bob_uid) {
-  const std::string text(15000, 'f');
+Filled fill_until_refused(TestServer& server) {
   Filled out;
+  register_user(server, "alice");
+  out.bob_uid = register_user(server, "bob");
+  out.alice = login(server, "alice", "phone");
+  const std::string text(15000, 'f');
   for (int i = 0; i < 400 && out.refused == Code::Ok; i++) {
-    auto r = alice.send_text_once(bob_uid, 1000 + i, text);
+    auto r = out.alice->send_text_once(out.bob_uid, 1000 + i, text);
     if (r.ok()) out.acknowledged.push_back(r.value().msg_id);
     if (!r.ok()) out.refused = r.status().code;
   }
@@ -25,10 +31,7 @@ TEST(StorageFull, FullMapRefusesWritesButKeepsReadsAndLogins) {
   // 1 MiB per shard, no growth: a few dozen large messages fill the receiver's shard.
   TestServer server({"--map-bytes", "1048576", "--max-map-bytes", "1048576"});
   ASSERT_TRUE(server.start()) << server.error();
-  register_user(server, "alice");
-  uint64_t bob_uid = register_user(server, "bob");
-  auto alice = login(server, "alice", "phone");
-  auto [acknowledged, refused] = send_until_refused(*alice, bob_uid);
+  auto [alice, bob_uid, acknowledged, refused] = fill_until_refused(server);
   EXPECT_EQ(refused, Code::StorageFull);
   ASSERT_FALSE(acknowledged.empty());
   // Logins and reads keep working.
@@ -57,10 +60,7 @@ TEST(StorageFull, FullMapRefusesWritesButKeepsReadsAndLogins) {
 TEST(StorageFull, FusedSendsLeaveNoCopyWithoutItsTwinWhenAShardIsFull) {
   TestServer server({"--workers", "1", "--map-bytes", "1048576", "--max-map-bytes", "1048576"});
   ASSERT_TRUE(server.start()) << server.error();
-  register_user(server, "alice");
-  uint64_t bob_uid = register_user(server, "bob");
-  auto alice = login(server, "alice", "phone");
-  auto [acknowledged, refused] = send_until_refused(*alice, bob_uid);
+  auto [alice, bob_uid, acknowledged, refused] = fill_until_refused(server);
   EXPECT_EQ(refused, Code::StorageFull);
   ASSERT_FALSE(acknowledged.empty());
   for (int round = 0; round < 2; ++round) {
